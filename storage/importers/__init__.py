@@ -1,0 +1,1 @@
+"""Plan importers: each reads one layout into a PlanDraft (storage.importers.draft)."""
