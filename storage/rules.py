@@ -122,6 +122,16 @@ def parse_due(value: object) -> date | None:
     A month ("Feb-15", "Mar 24", "March 2019") means the last day of that month; a day date is
     that day; text holding several dates takes the first one. Dates are read day-first (UK).
     """
+    return parse_date(value, month_end=True)
+
+
+def parse_start(value: object) -> date | None:
+    """A start date: like parse_due, but a month means its first day."""
+    return parse_date(value, month_end=False)
+
+
+def parse_date(value: object, *, month_end: bool) -> date | None:
+    """The first date written in a cell; a bare month is its last (or first) day."""
     if value is None:
         return None
     if isinstance(value, date):
@@ -146,7 +156,8 @@ def parse_due(value: object) -> date | None:
     for match in _MONTH_YEAR.finditer(text):
         if any(lo <= match.start() < hi for lo, hi in taken):
             continue
-        found.append((match.start(), _last_day(_year(match[2]), _MONTHS[match[1].lower()])))
+        year, month = _year(match[2]), _MONTHS[match[1].lower()]
+        found.append((match.start(), _last_day(year, month) if month_end else date(year, month, 1)))
     if not found:
         return None
     return min(found, key=lambda item: item[0])[1]

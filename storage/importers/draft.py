@@ -75,6 +75,7 @@ class ObjectiveDraft(_Draft):
     outcome: str | None = None
     strategic_lead: str | None = None
     due: str | None = None
+    progress: str | None = None  # commentary printed under the objective
     line: int | None = None
     actions: list[ActionDraft] = Field(default_factory=list)
 

@@ -1,0 +1,102 @@
+"""The aiohttp application: POST /api/messages (our own handler) and GET /healthz."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+
+import jwt
+from aiohttp import web
+from botbuilder.core.serializer_helper import serializer_helper
+from botbuilder.schema import Activity
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.adapter import create_adapter
+from bot.config import Settings
+from bot.teams_bot import PlanBot
+from dialogs.context import Clock, Deps, system_clock
+from dialogs.help import build_router
+from storage.db import database_status, session_factory
+
+log = logging.getLogger(__name__)
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+BOT = web.AppKey("bot", PlanBot)
+ADAPTER = web.AppKey("adapter", object)
+MAX_BODY = 1024 * 1024
+
+
+def is_loopback(address: str | None) -> bool:
+    """True for 127.0.0.0/8 and ::1."""
+    try:
+        return address is not None and ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def messages(request: web.Request) -> web.Response:
+    """Bot Framework endpoint; answers 401 (never 500) for bad tokens, and serves invokes.
+
+    botbuilder 4.17's CloudAdapter.process answers 500 to every invoke with a body and to
+    malformed tokens (see BOTBUILDER-NOTES.md §0.1, §0.3), so this handler replaces it.
+    """
+    settings = request.app[SETTINGS]
+    if settings.local_mode and not is_loopback(request.remote):
+        log.warning("refused anonymous traffic from %s in local mode", request.remote)
+        return _error(403, "local mode accepts traffic from this machine only")
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        return _error(415, "Content-Type must be application/json")
+    try:
+        body = json.loads(await request.read())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error(400, "the body is not valid JSON")
+    if not isinstance(body, dict) or not body.get("type"):
+        return _error(400, "the activity has no type")
+    try:
+        activity = Activity().deserialize(body)
+    except Exception:  # msrest raises several types for wrong shapes
+        log.warning("activity could not be read", exc_info=True)
+        return _error(400, "the activity could not be read")
+    auth_header = request.headers.get("Authorization", "")
+    adapter = request.app[ADAPTER]
+    try:
+        response = await adapter.process_activity(auth_header, activity, request.app[BOT].on_turn)
+    except (PermissionError, jwt.PyJWTError) as exc:
+        log.warning("unauthorised request: %s", exc)
+        return _error(401, "unauthorised")
+    if response is None:
+        return web.Response(status=201)
+    result = response.body
+    if result is not None and not isinstance(result, dict | list):
+        result = serializer_helper(result)
+    return web.json_response(result, status=int(response.status))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 with the database status when the database answers, else 503."""
+    status = await database_status(request.app[ENGINE])
+    code = 200 if status == "ok" else 503
+    return web.json_response({"status": "ok" if code == 200 else "degraded",
+                              "database": status,
+                              "local_mode": request.app[SETTINGS].local_mode}, status=code)
+
+
+def create_app(settings: Settings, engine: AsyncEngine, *, clock: Clock = system_clock,
+               adapter=None) -> web.Application:
+    """Build the web application around an engine whose schema is already migrated."""
+    app = web.Application(client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
+    app[ENGINE] = engine
+    app[ADAPTER] = adapter or create_adapter(settings)
+    app[BOT] = PlanBot(build_router(), Deps(sessions=session_factory(engine), clock=clock))
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    if settings.local_mode:
+        log.warning("LOCAL MODE: no Bot Framework authentication; anonymous traffic from "
+                    "loopback only. Never expose this process to a network.")
+    return app

@@ -1,0 +1,197 @@
+"""The `planbot` command: serve, demo, import, plans, migrate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+from dialogs.context import system_clock
+from storage.importers.draft import PlanImportError
+
+log = logging.getLogger("planbot")
+DEMO_PLAN = Path(__file__).resolve().parent.parent / "storage" / "demo" / (
+    "manchester-improvement-plan-2015-rag.txt")
+EXIT_BAD_INPUT = 2
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback, exit code 2."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {key: value for key, value in {
+        "database_url": getattr(args, "database_url", None),
+        "host": getattr(args, "host", None),
+        "port": getattr(args, "port", None),
+        "local": True if getattr(args, "local", False) else None,
+    }.items() if value is not None}
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(error["msg"] for error in exc.errors())
+        raise UserError(f"configuration problem: {problems}") from exc
+
+
+async def _open_database(settings: Settings):
+    from storage.db import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+    except Exception as exc:
+        await engine.dispose()
+        raise UserError(f"cannot open the database {settings.database_url!r}: {exc}") from exc
+    return engine
+
+
+async def import_file(settings: Settings, path: Path, *, plan_name: str | None,
+                      dry_run: bool, out=sys.stdout) -> None:
+    """Read a plan file and store it (or only describe it, with dry_run)."""
+    from storage.db import session_factory, transaction
+    from storage.importers.registry import describe, read_plan_file
+    from storage.plans import save_draft
+
+    print(f"Reading {path} ...", file=out, flush=True)
+    draft = read_plan_file(path, name=plan_name)
+    print(describe(draft), file=out, flush=True)
+    if dry_run:
+        print("Dry run: nothing was saved.", file=out)
+        return
+    engine = await _open_database(settings)
+    try:
+        count = len(draft.all_actions())
+        print(f"Saving {count} actions to the database ...", file=out, flush=True)
+        async with transaction(session_factory(engine)) as session:
+            report = await save_draft(session=session, draft=draft, now=system_clock())
+    finally:
+        await engine.dispose()
+    created, updated = report.created, report.updated
+    print(f"Saved plan '{report.plan.name}' (key: {report.plan.slug}): "
+          f"{created['actions']} actions added, {updated['actions']} changed, "
+          f"{count - created['actions'] - updated['actions']} unchanged; "
+          f"{report.updates_added} status updates recorded.", file=out)
+    if report.not_in_file:
+        print(f"Kept {len(report.not_in_file)} actions that are in the database but not in this "
+              f"file: {', '.join(report.not_in_file[:20])}", file=out)
+
+
+async def list_plans_cmd(settings: Settings, out=sys.stdout) -> None:
+    """Print the plans in the database."""
+    from storage.db import session_factory
+    from storage.plans import list_plans
+
+    engine = await _open_database(settings)
+    try:
+        async with session_factory(engine)() as session:
+            plans = await list_plans(session=session)
+    finally:
+        await engine.dispose()
+    if not plans:
+        print("No plans yet. Import one with: planbot import FILE", file=out)
+    for plan, count in plans:
+        print(f"{plan.slug}\t{plan.name}\t{count} actions", file=out)
+
+
+async def serve(settings: Settings, *, demo_plan: Path | None = None) -> None:
+    """Run the bot until interrupted."""
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    if demo_plan is not None:
+        await import_file(settings, demo_plan, plan_name=None, dry_run=False)
+    engine = await _open_database(settings)
+    app = create_app(settings, engine)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    log.info("planbot listening on http://%s:%s/api/messages (health: /healthz)",
+             settings.host, settings.port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await engine.dispose()
+
+
+def _demo_settings(args: argparse.Namespace) -> Settings:
+    database = Path(args.db)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    args.database_url = f"sqlite+aiosqlite:///{database}"
+    args.local = True
+    return _settings(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="planbot", description=__doc__)
+    parser.add_argument("--database-url", help="override DATABASE_URL")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", help="run the bot")
+    serve_cmd.add_argument("--host")
+    serve_cmd.add_argument("--port", type=int)
+    serve_cmd.add_argument("--local", action="store_true",
+                           help="local mode: anonymous traffic from this machine only")
+    serve_cmd.add_argument("--demo", action="store_true",
+                           help="load the demo plan into a fresh SQLite file first")
+    serve_cmd.add_argument("--db", default="planbot-demo.db", help="SQLite file for --demo")
+
+    demo = commands.add_parser("demo", help="run the bot locally with a real demo plan loaded")
+    demo.add_argument("--host")
+    demo.add_argument("--port", type=int)
+    demo.add_argument("--db", default="planbot-demo.db", help="SQLite file (recreated)")
+
+    imp = commands.add_parser("import", help="import a plan file (CSV, XLSX, DOCX, text)")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--plan", help="plan name (default: from the file)")
+    imp.add_argument("--dry-run", action="store_true", help="show what was found; save nothing")
+
+    commands.add_parser("plans", help="list the plans in the database")
+    commands.add_parser("migrate", help="create or upgrade the database schema")
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "demo" or (args.command == "serve" and args.demo):
+            settings = _demo_settings(args)
+            logging.getLogger().setLevel(settings.log_level)
+            asyncio.run(serve(settings, demo_plan=DEMO_PLAN))
+        elif args.command == "serve":
+            settings = _settings(args)
+            logging.getLogger().setLevel(settings.log_level)
+            asyncio.run(serve(settings))
+        elif args.command == "import":
+            asyncio.run(import_file(_settings(args), args.file, plan_name=args.plan,
+                                    dry_run=args.dry_run))
+        elif args.command == "plans":
+            asyncio.run(list_plans_cmd(_settings(args)))
+        elif args.command == "migrate":
+            async def _migrate() -> None:
+                engine = await _open_database(_settings(args))
+                await engine.dispose()
+            asyncio.run(_migrate())
+            print("Database schema is up to date.")
+    except (UserError, PlanImportError) as exc:
+        print(f"planbot: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def main() -> None:
+    """Console entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sys.exit(run())

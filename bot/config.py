@@ -1,0 +1,66 @@
+"""Settings: the one place that reads the environment (env vars and .env)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///planbot.db"
+_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "password", "xxx", "<secret>", "todo"}
+
+
+def _alias(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """planbot's configuration. Bot Framework names (MicrosoftAppId, ...) are accepted."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      populate_by_name=True)
+
+    app_id: str = Field("", validation_alias=_alias("MicrosoftAppId", "MICROSOFT_APP_ID",
+                                                     "PLANBOT_APP_ID", "app_id"))
+    app_password: str = Field("", repr=False, validation_alias=_alias(
+        "MicrosoftAppPassword", "MICROSOFT_APP_PASSWORD", "PLANBOT_APP_PASSWORD", "app_password"))
+    app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = Field(
+        "MultiTenant", validation_alias=_alias("MicrosoftAppType", "MICROSOFT_APP_TYPE", "app_type"))
+    app_tenant_id: str = Field("", validation_alias=_alias(
+        "MicrosoftAppTenantId", "MICROSOFT_APP_TENANT_ID", "app_tenant_id"))
+    database_url: str = Field(DEFAULT_DATABASE_URL,
+                              validation_alias=_alias("DATABASE_URL", "database_url"))
+    host: str = Field("127.0.0.1", validation_alias=_alias("PLANBOT_HOST", "host"))
+    port: int = Field(3978, ge=1, le=65535, validation_alias=_alias("PLANBOT_PORT", "port"))
+    local: bool = Field(False, validation_alias=_alias("PLANBOT_LOCAL", "local"))
+    timezone: str = Field("Europe/London", validation_alias=_alias("PLANBOT_TIMEZONE", "timezone"))
+    log_level: str = Field("INFO", validation_alias=_alias("PLANBOT_LOG_LEVEL", "log_level"))
+
+    @model_validator(mode="after")
+    def _secrets_are_real(self) -> Settings:
+        if self.app_id and self.app_type != "UserAssignedMSI":
+            if self.app_password.strip().lower() in _PLACEHOLDERS:
+                raise ValueError("MicrosoftAppPassword is missing or a placeholder; set the real "
+                                 "client secret of the bot's app registration")
+        if self.app_id and self.app_type == "SingleTenant" and not self.app_tenant_id:
+            raise ValueError("MicrosoftAppType=SingleTenant needs MicrosoftAppTenantId")
+        return self
+
+    @property
+    def local_mode(self) -> bool:
+        """Anonymous loopback traffic only: on when asked for, or when no app id is configured."""
+        return self.local or not self.app_id
+
+    def botframework_config(self) -> object:
+        """The attribute object botbuilder's ConfigurationBotFrameworkAuthentication reads."""
+        settings = self
+
+        class _Config:
+            APP_ID = settings.app_id
+            APP_PASSWORD = settings.app_password
+            APP_TYPE = settings.app_type
+            APP_TENANTID = settings.app_tenant_id
+            PORT = settings.port
+
+        return _Config()

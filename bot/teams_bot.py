@@ -1,0 +1,105 @@
+"""The Teams activity handler: turns botbuilder activities into dialog calls (thin layer)."""
+
+from __future__ import annotations
+
+import logging
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
+
+from cards.common import CONTENT_TYPE
+from dialogs.context import Deps, Reply, Turn
+from dialogs.router import Router
+
+log = logging.getLogger(__name__)
+INVOKE_CARD = "application/vnd.microsoft.card.adaptive"
+INVOKE_MESSAGE = "application/vnd.microsoft.activity.message"
+INVOKE_ERROR = "application/vnd.microsoft.error"
+
+
+def reply_activities(reply: Reply) -> list[Activity]:
+    """The messages that carry a Reply: text first, then one message per card."""
+    activities: list[Activity] = []
+    if reply.text and not reply.cards:
+        activities.append(MessageFactory.text(reply.text))
+    for index, card in enumerate(reply.cards):
+        attachment = CardFactory.adaptive_card(card)
+        attachment.content_type = CONTENT_TYPE
+        text = reply.text if index == 0 else None
+        activities.append(MessageFactory.attachment(attachment, text=text))
+    return activities
+
+
+def conversation_type(context: TurnContext) -> str:
+    """personal, channel or groupChat, as Teams labels the conversation."""
+    kind = getattr(context.activity.conversation, "conversation_type", None) or "personal"
+    return kind if kind in ("personal", "channel", "groupChat") else "personal"
+
+
+def turn_of(context: TurnContext, text: str, value: dict | None = None) -> Turn:
+    """The botbuilder-free view of this turn that dialogs work with."""
+    user: ChannelAccount = context.activity.from_property or ChannelAccount()
+    return Turn(text=text, conversation_type=conversation_type(context),
+                user_name=user.name, user_aad_id=getattr(user, "aad_object_id", None),
+                value=value)
+
+
+class PlanBot(TeamsActivityHandler):
+    """Routes messages, card submits and installs to dialogs."""
+
+    def __init__(self, router: Router, deps: Deps) -> None:
+        self.router = router
+        self.deps = deps
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        """A typed message, an @mention in a channel, or an Action.Submit (message with value)."""
+        activity = turn_context.activity
+        value = activity.value if isinstance(activity.value, dict) else None
+        if value is not None and not (activity.text or "").strip():
+            reply = await self._submit(turn_context, value)
+        else:
+            text = TurnContext.remove_recipient_mention(activity) if activity.entities else None
+            text = (text if text is not None else activity.text) or ""
+            reply = await self.router.route_text(turn_of(turn_context, text), self.deps)
+        await turn_context.send_activities(reply_activities(reply))
+
+    async def _submit(self, turn_context: TurnContext, value: dict) -> Reply:
+        verb = value.get("verb") or value.get("action")
+        if isinstance(verb, str) and self.router.has_verb(verb):
+            return await self.router.route_verb(verb, turn_of(turn_context, "", value), self.deps)
+        return Reply(text="That card is out of date or not one of mine; type 'help' to start "
+                          "again.")
+
+    async def on_adaptive_card_invoke(self, turn_context: TurnContext, invoke_value):
+        """Action.Execute: route on the verb; the reply card replaces the card for the clicker."""
+        action = invoke_value.action if isinstance(invoke_value.action, dict) else {}
+        verb = action.get("verb")
+        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        if not isinstance(verb, str) or not self.router.has_verb(verb):
+            return AdaptiveCardInvokeResponse(
+                status_code=400, type=INVOKE_ERROR,
+                value={"code": "BadRequest", "message": f"unknown card action {verb!r}"})
+        reply = await self.router.route_verb(verb, turn_of(turn_context, "", data), self.deps)
+        if reply.cards:
+            return AdaptiveCardInvokeResponse(status_code=200, type=INVOKE_CARD,
+                                              value=reply.cards[0])
+        return AdaptiveCardInvokeResponse(status_code=200, type=INVOKE_MESSAGE,
+                                          value=reply.text or "Done.")
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        """The app was installed in a chat or team: say hello with the help card."""
+        await self._welcome(turn_context)
+
+    async def on_members_added_activity(self, members_added, turn_context: TurnContext) -> None:
+        """The bot joined a conversation outside Teams (Teams sends installationUpdate too)."""
+        if turn_context.activity.channel_id == "msteams":
+            return
+        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
+        if any(member.id == bot_id for member in members_added or []):
+            await self._welcome(turn_context)
+
+    async def _welcome(self, turn_context: TurnContext) -> None:
+        reply = await self.router.route_text(turn_of(turn_context, "help"), self.deps)
+        reply.text = "Hello! I'm planbot. Here is what I can do:"
+        await turn_context.send_activities(reply_activities(reply))

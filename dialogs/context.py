@@ -1,0 +1,44 @@
+"""What a dialog gets to work with: the turn's facts and the app's dependencies (no botbuilder)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The real time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The facts of one incoming message that dialogs need, free of botbuilder types."""
+
+    text: str
+    conversation_type: Literal["personal", "channel", "groupChat"] = "personal"
+    user_name: str | None = None
+    user_aad_id: str | None = None
+    value: dict | None = None
+
+
+@dataclass(frozen=True)
+class Deps:
+    """Dependencies injected into every dialog."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock = system_clock
+
+
+@dataclass
+class Reply:
+    """What the bot answers: text, an Adaptive Card, or both."""
+
+    text: str | None = None
+    cards: list[dict] = field(default_factory=list)
