@@ -1,0 +1,106 @@
+"""The `planbot` command: import (dry run, idempotent, clear errors) and the demo server."""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.cli import import_file, run
+from bot.config import Settings
+from tests.truthcheck import PLANS
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def sqlite_settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+
+
+async def test_dry_run_prints_counts_and_saves_nothing(tmp_path):
+    out = io.StringIO()
+    await import_file(sqlite_settings(tmp_path), PLANS / "tameside-improvement-plan-2023.txt",
+                      plan_name=None, dry_run=True, out=out)
+    text = out.getvalue()
+    assert "Themes: 4  Objectives: 4  Actions: 31" in text
+    assert "Quality of Practice: 10" in text
+    assert "Unknown columns:" in text
+    assert "Dry run: nothing was saved." in text
+    assert not (tmp_path / "cli.db").exists()
+
+
+async def test_import_twice_adds_nothing_the_second_time(tmp_path):
+    settings = sqlite_settings(tmp_path)
+    plan = PLANS / "rochdale-council-plan-2018-actions.txt"
+    first, second = io.StringIO(), io.StringIO()
+    await import_file(settings, plan, plan_name=None, dry_run=False, out=first)
+    await import_file(settings, plan, plan_name=None, dry_run=False, out=second)
+    assert "62 actions added, 0 changed, 0 unchanged" in first.getvalue()
+    assert "0 actions added, 0 changed, 62 unchanged" in second.getvalue()
+
+
+@pytest.mark.parametrize(("content", "name", "message"), [
+    (b"", "empty.csv", "the file is empty"),
+    (b"PK\x03\x04garbage\x00\x00binary", "plan.xlsx", "plan.xlsx"),
+    (b"\x00\x01\x02binary", "plan.txt", "binary file"),
+    (b"hello", "plan.pdf", "unsupported file type"),
+])
+def test_bad_files_exit_2_with_a_clear_message(tmp_path, capsys, content, name, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    code = run(["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", "import", str(path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("planbot: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_missing_file_exits_2(tmp_path, capsys):
+    assert run(["import", str(tmp_path / "nope.csv")]) == 2
+    assert "cannot read the file" in capsys.readouterr().err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_demo_command_serves_a_real_plan(tmp_path):
+    """`planbot demo` (the README's first command) starts, loads a plan and answers /healthz."""
+    port = _free_port()
+    env = {**os.environ, "PLANBOT_PORT": str(port)}
+    env.pop("DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "demo",
+         "--db", str(tmp_path / "demo.db")],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                if process.poll() is not None:
+                    pytest.fail(process.stdout.read())
+                time.sleep(0.3)
+        else:
+            pytest.fail("the demo server did not answer within 60 s")
+        listing = subprocess.run(
+            [sys.executable, "-c", "from bot.cli import main; main()",
+             "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}", "plans"],
+            capture_output=True, text=True, check=True, cwd=REPO)
+        assert "93 actions" in listing.stdout
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0]
+    assert "LOCAL MODE" in output
