@@ -18,15 +18,16 @@ def _alias(*names: str) -> AliasChoices:
 class Settings(BaseSettings):
     """planbot's configuration. Bot Framework names (MicrosoftAppId, ...) are accepted."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
-                                      populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8",
+                                      extra="ignore", populate_by_name=True)
 
     app_id: str = Field("", validation_alias=_alias("MicrosoftAppId", "MICROSOFT_APP_ID",
                                                      "PLANBOT_APP_ID", "app_id"))
     app_password: str = Field("", repr=False, validation_alias=_alias(
         "MicrosoftAppPassword", "MICROSOFT_APP_PASSWORD", "PLANBOT_APP_PASSWORD", "app_password"))
     app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = Field(
-        "MultiTenant", validation_alias=_alias("MicrosoftAppType", "MICROSOFT_APP_TYPE", "app_type"))
+        "MultiTenant",
+        validation_alias=_alias("MicrosoftAppType", "MICROSOFT_APP_TYPE", "app_type"))
     app_tenant_id: str = Field("", validation_alias=_alias(
         "MicrosoftAppTenantId", "MICROSOFT_APP_TENANT_ID", "app_tenant_id"))
     database_url: str = Field(DEFAULT_DATABASE_URL,

@@ -14,6 +14,8 @@ from storage.models import Action, ActionLead, Objective, Plan, StatusUpdate, Th
 from storage.rules import parse_due, parse_rag, parse_start, ref_key
 from storage.updates import record_update
 
+KINDS = ("themes", "objectives", "actions")
+
 
 def slugify(name: str) -> str:
     """A URL- and command-friendly plan key: 'Tameside 2023 Plan' -> 'tameside-2023-plan'."""
@@ -26,8 +28,8 @@ class ImportReport:
     """What one import did to the database."""
 
     plan: Plan
-    created: dict[str, int] = field(default_factory=lambda: {"themes": 0, "objectives": 0, "actions": 0})
-    updated: dict[str, int] = field(default_factory=lambda: {"themes": 0, "objectives": 0, "actions": 0})
+    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     updates_added: int = 0
     not_in_file: list[str] = field(default_factory=list)
 
@@ -96,7 +98,8 @@ async def save_draft(
         seen.add(ref_key(action.ref))
         position += 1
 
-    stored = await session.execute(select(Action.ref, Action.ref_key).where(Action.plan_id == plan.id))
+    stored = await session.execute(
+        select(Action.ref, Action.ref_key).where(Action.plan_id == plan.id))
     report.not_in_file = [ref for ref, key in stored.all() if key not in seen]
     return report
 
@@ -109,8 +112,8 @@ async def _save_objective(session, plan: Plan, objective: ObjectiveDraft, themes
         "due_text": objective.due, "due_date": parse_due(objective.due),
         "position": objective.line or 0,
     }
-    return await _upsert(session, Objective, {"plan_id": plan.id, "ref_key": ref_key(objective.ref)},
-                         values, report, "objectives")
+    keys = {"plan_id": plan.id, "ref_key": ref_key(objective.ref)}
+    return await _upsert(session, Objective, keys, values, report, "objectives")
 
 
 async def _save_action(session, plan, objective_id, theme_id, action: ActionDraft, position,

@@ -42,8 +42,8 @@ async def test_help_in_personal_chat_answers_with_a_valid_card(client, connector
     fake, url = connector
     async with sessions() as session, session.begin():
         await save_draft(session=session, now=now, draft=PlanDraft(
-            name="Demo Plan", layout="test", objectives=[ObjectiveDraft(
-                ref="1", text="x", actions=[ActionDraft(ref="1a", ref_as_written="1a", text="y")])]))
+            name="Demo Plan", layout="test", objectives=[ObjectiveDraft(ref="1", text="x", actions=[
+                ActionDraft(ref="1a", ref_as_written="1a", text="y")])]))
     response = await post(client, teams.personal_message(url, "help"))
     assert response.status in (200, 201)
     [card] = fake.cards()

@@ -1,6 +1,6 @@
 """Saving plans: idempotent import, history-derived RAG, timezone-aware times (SQLite + PG)."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -103,8 +103,9 @@ async def test_current_rag_is_the_latest_update(sessions, now):
                                 evidence="audit report" if rag == "Blue" else None)
     async with sessions() as session:
         action = (await session.execute(select(Action).where(Action.ref == "3b"))).scalar_one()
-        latest = (await session.execute(select(StatusUpdate).where(
-            StatusUpdate.action_id == action.id).order_by(StatusUpdate.at.desc()))).scalars().first()
+        latest = (await session.execute(
+            select(StatusUpdate).where(StatusUpdate.action_id == action.id)
+            .order_by(StatusUpdate.at.desc()))).scalars().first()
     assert latest.rag == action.rag == "blue"
     assert action.rating_change == "up"  # red -> blue
     assert latest.at.tzinfo is not None and latest.at == now + timedelta(days=3)
@@ -130,5 +131,3 @@ async def test_find_plan_by_name_or_slug(sessions, now):
         assert (await find_plan(session=session, name="Test-Council-Improvement-Plan")) is not None
         assert (await find_plan(session=session)) is not None  # the only plan
         assert (await find_plan(session=session, name="nope")) is None
-        person = Person(display_name="x", created_at=datetime.now(UTC))
-        session.add(person)

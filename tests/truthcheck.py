@@ -62,7 +62,8 @@ def differences(draft: PlanDraft, truth: dict, fields: tuple[str, ...]) -> list[
     for ref in want.keys() & got.keys():
         for field in fields:
             if got[ref][field] != want[ref][field]:
-                problems.append(f"{ref}.{field}: got {got[ref][field]!r}, want {want[ref][field]!r}")
+                problems.append(
+                    f"{ref}.{field}: got {got[ref][field]!r}, want {want[ref][field]!r}")
     return sorted(problems)
 
 

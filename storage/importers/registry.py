@@ -78,12 +78,13 @@ def describe(draft: PlanDraft) -> str:
     lines = [
         f"Plan: {draft.name}" + (f" ({draft.organisation})" if draft.organisation else ""),
         f"Layout: {draft.layout}",
-        f"Themes: {len(draft.themes)}  Objectives: {len(draft.objectives)}  Actions: {len(actions)}",
+        f"Themes: {len(draft.themes)}  Objectives: {len(draft.objectives)}  "
+        f"Actions: {len(actions)}",
         "Actions per theme:",
     ]
     lines += [f"  {theme}: {count}" for theme, count in by_theme.items()]
-    lines.append("RAG: " + ", ".join(f"{str(rag).title()} {rags.get(rag, 0)}"
-                                     for rag in ("red", "amber", "green", "blue", "none")))
+    order = ("red", "amber", "green", "blue", "none")
+    lines.append("RAG: " + ", ".join(f"{str(rag).title()} {rags.get(rag, 0)}" for rag in order))
     with_due = sum(1 for _, action in actions if action.due)
     lines.append(f"Actions with a due date written: {with_due}")
     lines.append("Unknown columns: " + (", ".join(draft.unknown_columns) or "none"))
