@@ -174,10 +174,9 @@ def test_2018_judgement_calls_are_recorded() -> None:
 
 
 def test_2018_commentary_is_progress_not_actions() -> None:
-    notes = rochdale2018.commentary(TEXT_2018)
     draft = rochdale2018.read(TEXT_2018)
-    assert list(notes) == [o.ref for o in draft.objectives]
-    assert {o.ref: o.progress for o in draft.objectives} == notes
+    notes = {o.ref: o.progress for o in draft.objectives}
+    assert all(notes.values())  # every objective has its commentary
     assert notes["CS18001"].startswith("The consultation for the schools strategy")
     assert "*" not in "".join(notes.values())
     # CS18010's commentary is cut by a page header mid-sentence (lines 143 and 148).

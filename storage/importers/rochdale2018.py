@@ -199,11 +199,3 @@ def read(text: str, *, source: str | None = None) -> PlanDraft:
         notes=scan.notes,
     )
 
-
-def commentary(text: str, *, source: str | None = None) -> dict[str, str]:
-    """The progress commentary under each objective heading: objective ref -> paragraphs."""
-    return {
-        objective.draft.ref: "\n\n".join(objective.commentary)
-        for objective in _scan(text, source).objectives
-        if objective.commentary
-    }
