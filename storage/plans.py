@@ -19,7 +19,7 @@ KINDS = ("themes", "objectives", "actions")
 
 def slugify(name: str) -> str:
     """A URL- and command-friendly plan key: 'Tameside 2023 Plan' -> 'tameside-2023-plan'."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", re.sub(r"['\u2019]", "", name.lower())).strip("-")
     return slug[:120] or "plan"
 
 

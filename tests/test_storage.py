@@ -131,3 +131,11 @@ async def test_find_plan_by_name_or_slug(sessions, now):
         assert (await find_plan(session=session, name="Test-Council-Improvement-Plan")) is not None
         assert (await find_plan(session=session)) is not None  # the only plan
         assert (await find_plan(session=session, name="nope")) is None
+
+
+def test_slugs_drop_apostrophes():
+    from storage.plans import slugify
+
+    assert slugify("Manchester Children's Services Plan 2015") == (
+        "manchester-childrens-services-plan-2015")
+    assert slugify("  ") == "plan"
