@@ -48,6 +48,7 @@ class Plan(SQLModel, table=True):
     layout: str | None = None
     source_file: str | None = None
     rag_scheme: str = "red,amber,green,blue"  # Blue = achieved and evidenced
+    owner_person_id: int | None = Field(default=None, foreign_key="person.id")
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
 
@@ -136,6 +137,8 @@ class Person(SQLModel, table=True):
     teams_user_id: str | None = Field(default=None, unique=True)
     aad_object_id: str | None = Field(default=None, unique=True)
     email: str | None = Field(default=None, index=True)
+    delegate_id: int | None = Field(default=None, foreign_key="person.id")
+    away_until: date | None = None  # no check-in cards until after this day (leave, snooze)
     created_at: datetime = _when(default_factory=utcnow)
 
 
@@ -157,3 +160,82 @@ class StatusUpdate(SQLModel, table=True):
     evidence: str | None = None
     blockers: str | None = None
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
+
+
+class ConversationRef(SQLModel, table=True):
+    """A stored Bot Framework conversation reference, for proactive messages."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(unique=True, max_length=400)
+    kind: str = "personal"  # personal / channel / groupChat
+    tenant_id: str | None = None
+    service_url: str
+    reference_json: str  # ConversationReference.serialize() as JSON
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    team_id: str | None = None
+    name: str | None = None  # channel or chat name when known
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+class CheckinSchedule(SQLModel, table=True):
+    """When a plan's weekly round, chasers and escalation happen (weekday + HH:MM, local)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", unique=True)
+    send_at: str = "MON 09:00"
+    first_chaser_at: str = "WED 12:00"
+    second_chaser_at: str = "THU 12:00"
+    escalate_at: str = "FRI 09:00"
+    timezone: str = "Europe/London"
+    skip_bank_holidays: bool = True
+    enabled: bool = True
+
+
+class CheckinRound(SQLModel, table=True):
+    """One weekly round of a plan; the period key makes it happen once per week."""
+
+    __table_args__ = (sa.UniqueConstraint("plan_id", "period"),)
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan.id", index=True)
+    period: str  # ISO week, e.g. "2026-W48"
+    started_at: datetime = _when(default_factory=utcnow)
+    first_chaser_done: bool = False
+    second_chaser_done: bool = False
+    escalated: bool = False
+
+
+class Checkin(SQLModel, table=True):
+    """One lead's card in one round: which actions it asked about and whether it was answered."""
+
+    __table_args__ = (sa.UniqueConstraint("round_id", "person_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    round_id: int = Field(foreign_key="checkinround.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    token: str = Field(unique=True, max_length=64)  # opaque id carried in the card's data
+    action_ids: str = ""  # comma-separated Action ids on the card
+    status: str = "pending"  # pending / sent / answered / skipped
+    conversation_id: str | None = None
+    card_activity_id: str | None = None  # the sent card's id, to update it in place
+    sent_at: datetime | None = _when(default=None, nullable=True)
+    answered_at: datetime | None = _when(default=None, nullable=True)
+    chasers_sent: int = 0
+
+
+class Outbox(SQLModel, table=True):
+    """Every proactive send, committed before it is sent: nothing lost, nothing sent twice."""
+
+    __table_args__ = (sa.Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=200)  # (round, recipient, kind)
+    kind: str  # checkin / chaser / escalation / digest / notice
+    conversation_id: str = Field(max_length=400, index=True)
+    activity_json: str  # the message to send (Bot Framework activity JSON)
+    checkin_id: int | None = Field(default=None, foreign_key="checkin.id")
+    status: str = "pending"  # pending / sending / sent / failed
+    attempts: int = 0
+    next_attempt_at: datetime = _when(default_factory=utcnow)
+    lease_until: datetime | None = _when(default=None, nullable=True)
+    last_error: str | None = None
+    sent_activity_id: str | None = None
+    created_at: datetime = _when(default_factory=utcnow)
+    sent_at: datetime | None = _when(default=None, nullable=True)
