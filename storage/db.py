@@ -37,12 +37,20 @@ def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
         kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
+        # pysqlite's own transaction handling breaks SAVEPOINTs (a nested transaction that is
+        # the first write commits for good); SQLAlchemy's recipe: let SQLAlchemy emit BEGIN.
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:
+        def _sqlite_connect(dbapi_connection, _record) -> None:
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # writers queue; no upgrade deadlocks
     return engine
 
 

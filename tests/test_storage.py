@@ -139,3 +139,14 @@ def test_slugs_drop_apostrophes():
     assert slugify("Manchester Children's Services Plan 2015") == (
         "manchester-childrens-services-plan-2015")
     assert slugify("  ") == "plan"
+
+
+async def test_a_savepoint_is_undone_with_its_outer_transaction(sessions, now):
+    """SQLite needs SQLAlchemy to emit BEGIN itself, or the savepoint would commit for good."""
+    async with sessions() as session:
+        async with session.begin():
+            async with session.begin_nested():
+                session.add(Person(display_name="Temporary", created_at=now))
+            await session.rollback()
+    async with sessions() as session:
+        assert (await session.execute(select(func.count(Person.id)))).scalar() == 0
