@@ -1,0 +1,249 @@
+"""Drains the outbox: Teams rate limits, retries with backoff, Retry-After; marks sent / failed.
+
+Delivery is at least once: a row is leased ('sending') and committed before its send, and its
+outcome is committed right after. A process that dies between the two leaves the row 'sending';
+it is sent again once the lease expires. A row marked 'sent' is never claimed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.proactive import DeliveryResult
+from storage.db import transaction
+from storage.models import Outbox
+from storage.outbox import (
+    claim,
+    extend_lease,
+    get_reference,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+)
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+# Teams' limits per bot and conversation: (window in seconds, sends allowed in it).
+TEAMS_CONVERSATION_LIMITS: tuple[tuple[float, int], ...] = (
+    (1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
+_EPSILON = 0.001
+
+
+class Delivery(Protocol):
+    """Anything that can send one outbox row (BotDelivery, or a fake in tests)."""
+
+    async def deliver(self, row: Outbox, reference_json: str) -> DeliveryResult:
+        """Send the row's activity; never raises."""
+        ...
+
+
+class RateLimiter:
+    """A global token bucket, per-conversation sliding windows and a global pause."""
+
+    def __init__(self, *, rate_per_second: float, clock: Clock, sleep: Sleep,
+                 limits: tuple[tuple[float, int], ...] = TEAMS_CONVERSATION_LIMITS) -> None:
+        self._rate = rate_per_second
+        self._capacity = 1.0  # no bursts: any 1 s window holds at most rate + 1 sends
+        self._tokens = self._capacity
+        self._clock, self._sleep, self._limits = clock, sleep, limits
+        self._horizon = max(window for window, _ in limits)
+        self._refilled = self._now()
+        self._paused_until = 0.0
+        self._stamps: dict[str, list[float]] = {}
+
+    def _now(self) -> float:
+        return self._clock().timestamp()
+
+    def pause(self, seconds: float) -> None:
+        """Hold every send for `seconds` (a 429 with Retry-After)."""
+        self._paused_until = max(self._paused_until, self._now() + seconds)
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self._capacity, self._tokens + (now - self._refilled) * self._rate)
+        self._refilled = max(self._refilled, now)
+
+    def _conversation_wait(self, stamps: list[float], now: float) -> float:
+        del stamps[:bisect.bisect_right(stamps, now - self._horizon)]
+        wait = 0.0
+        for window, allowed in self._limits:
+            first = bisect.bisect_right(stamps, now - window)
+            inside = len(stamps) - first
+            if inside >= allowed:
+                wait = max(wait, stamps[first + inside - allowed] + window - now + _EPSILON)
+        return wait
+
+    def _wait(self, conversation_id: str, now: float) -> float:
+        self._refill(now)
+        bucket = 0.0 if self._tokens >= 1 else (1 - self._tokens) / self._rate
+        stamps = self._stamps.setdefault(conversation_id, [])
+        return max(self._paused_until - now, bucket, self._conversation_wait(stamps, now))
+
+    async def acquire(self, conversation_id: str) -> float:
+        """Wait until one more send is allowed; returns a stamp to give back to release()."""
+        while (wait := self._wait(conversation_id, now := self._now())) > 0:
+            await self._sleep(max(wait, _EPSILON))  # datetimes have microsecond resolution
+        self._tokens -= 1
+        bisect.insort(self._stamps[conversation_id], now)
+        return now
+
+    def release(self, conversation_id: str, stamp: float) -> None:
+        """Count the send from when it finished (conservative against network delay)."""
+        stamps = self._stamps.setdefault(conversation_id, [])
+        index = bisect.bisect_left(stamps, stamp)
+        if index < len(stamps) and stamps[index] == stamp:
+            del stamps[index]
+        bisect.insort(stamps, max(stamp, self._now()))
+
+    def forget_idle(self) -> None:
+        """Drop conversations with no send inside the longest window (bounded memory)."""
+        oldest = self._now() - self._horizon
+        for conversation_id in [c for c, s in self._stamps.items() if not s or s[-1] <= oldest]:
+            del self._stamps[conversation_id]
+
+
+class Sender:
+    """Claims due outbox rows in batches and delivers them under Teams' rate limits."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], delivery: Delivery,
+                 clock: Clock, *, sleep: Sleep = asyncio.sleep, rate_per_second: float = 45.0,
+                 max_attempts: int = 8, lease: timedelta = timedelta(seconds=60),
+                 batch: int = 50, concurrency: int = 16, idle_seconds: float = 1.0,
+                 backoff_base: float = 1.0, backoff_cap: float = 60.0,
+                 rng: random.Random | None = None) -> None:
+        self._sessions, self._delivery, self._clock, self._sleep = sessions, delivery, clock, sleep
+        self._max_attempts, self._lease, self._batch = max_attempts, lease, batch
+        self._slots = asyncio.Semaphore(concurrency)
+        self._idle = idle_seconds
+        self._base, self._cap = backoff_base, backoff_cap
+        self._rng = rng or random.Random()
+        self.limiter = RateLimiter(rate_per_second=rate_per_second, clock=clock, sleep=sleep)
+
+    def backoff(self, attempts: int) -> float:
+        """Full-jitter exponential backoff: uniform(0, min(cap, base * 2 ** (attempts - 1)))."""
+        return self._rng.uniform(0, min(self._cap, self._base * 2 ** max(0, attempts - 1)))
+
+    async def drain_once(self) -> int:
+        """Claim one batch and deliver it; the number of rows handled."""
+        async with transaction(self._sessions) as session:
+            rows = await claim(session=session, now=self._clock(), limit=self._batch,
+                               lease=self._lease)
+        self.limiter.forget_idle()
+        by_conversation: dict[str, list[Outbox]] = {}
+        for row in rows:
+            by_conversation.setdefault(row.conversation_id, []).append(row)
+        await asyncio.gather(*(self._send_in_order(group)
+                               for group in by_conversation.values()))
+        return len(rows)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Drain until `stop` is set, resting `idle_seconds` whenever the outbox is empty."""
+        while not stop.is_set():
+            try:
+                handled = await self.drain_once()
+            except Exception:
+                log.exception("outbox drain failed; trying again shortly")
+                handled = 0
+            if handled == 0 and not stop.is_set():
+                await self._rest(stop)
+
+    async def _rest(self, stop: asyncio.Event) -> None:
+        nap = asyncio.ensure_future(self._sleep(self._idle))
+        stopped = asyncio.ensure_future(stop.wait())
+        _, pending = await asyncio.wait({nap, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _send_in_order(self, rows: list[Outbox]) -> None:
+        for row in rows:  # one conversation's rows go one after another, oldest first
+            try:
+                await self._send_one(row)
+            except Exception:
+                log.exception("outbox row %s: unexpected error; it is retried after its lease",
+                              row.id)
+
+    async def _send_one(self, row: Outbox) -> None:
+        if row.attempts > self._max_attempts:  # re-claimed after leases ran out while sending
+            await self._fail(row, f"gave up after {row.attempts - 1} attempts; last error: "
+                                  f"{row.last_error or 'the lease ran out while sending'}")
+            return
+        async with transaction(self._sessions) as session:
+            reference = await get_reference(session=session, conversation_id=row.conversation_id)
+        if reference is None:
+            await self._fail(row, "no conversation reference")
+            return
+        async with self._slots:
+            stamp = await self.limiter.acquire(row.conversation_id)
+            try:
+                if not await self._keep_lease(row):
+                    return
+                result = await self._delivery.deliver(row, reference.reference_json)
+            finally:
+                self.limiter.release(row.conversation_id, stamp)
+        await self._record(row, result)
+
+    async def _keep_lease(self, row: Outbox) -> bool:
+        """Renew a lease about to run out (after long waits); False if the row was lost."""
+        now = self._clock()
+        if row.lease_until is not None and row.lease_until - now > self._lease / 2:
+            return True
+        async with transaction(self._sessions) as session:
+            kept = await extend_lease(session=session, row_id=row.id,
+                                      lease_until=row.lease_until, until=now + self._lease)
+        if kept:
+            row.lease_until = now + self._lease
+        else:
+            log.warning("outbox row %s is no longer ours (lease taken over); not sent", row.id)
+        return kept
+
+    async def _record(self, row: Outbox, result: DeliveryResult) -> None:
+        now = self._clock()
+        if result.ok:
+            await self._commit(row, lambda s: mark_sent(session=s, row_id=row.id, now=now,
+                                                        activity_id=result.activity_id))
+            return
+        error = result.error or f"HTTP {result.status}"
+        if result.final:
+            await self._fail(row, error)
+        elif row.attempts >= self._max_attempts:
+            await self._fail(row, f"gave up after {row.attempts} attempts; last error: {error}")
+        else:
+            delay = (result.retry_after if result.retry_after is not None
+                     else self.backoff(row.attempts))
+            if result.status == 429:
+                self.limiter.pause(delay)
+            log.warning("outbox row %s (%s to %s) attempt %s failed, retry in %.1fs: %s",
+                        row.id, row.kind, row.conversation_id, row.attempts, delay, error)
+            until = now + timedelta(seconds=delay)
+            await self._commit(row, lambda s: mark_retry(session=s, row_id=row.id, error=error,
+                                                         next_attempt_at=until))
+
+    async def _fail(self, row: Outbox, error: str) -> None:
+        log.warning("outbox row %s (%s to %s) failed for good: %s", row.id, row.kind,
+                    row.conversation_id, error)
+        now = self._clock()
+        await self._commit(row, lambda s: mark_failed(session=s, row_id=row.id, error=error,
+                                                      now=now))
+
+    async def _commit(self, row: Outbox,
+                      write: Callable[[AsyncSession], Awaitable[bool]]) -> None:
+        """Commit an outcome in its own transaction, trying a few times (lost = resent)."""
+        for attempt in range(3):
+            try:
+                async with transaction(self._sessions) as session:
+                    await write(session)
+                return
+            except Exception:
+                log.exception("outbox row %s: could not record the outcome (try %s)",
+                              row.id, attempt + 1)
+                if attempt < 2:
+                    await self._sleep(0.5 * 2 ** attempt)
