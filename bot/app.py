@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -14,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapter import create_adapter
 from bot.config import Settings
+from bot.proactive import BotDelivery
+from bot.scheduler import Scheduler
+from bot.sender import Sender
 from bot.teams_bot import PlanBot
 from dialogs.context import Clock, Deps, system_clock
 from dialogs.help import build_router
@@ -86,14 +90,39 @@ async def healthz(request: web.Request) -> web.Response:
                               "local_mode": request.app[SETTINGS].local_mode}, status=code)
 
 
+def workers(settings: Settings, engine: AsyncEngine, adapter, clock: Clock):
+    """Background work of a serving process: the scheduler and the outbox sender."""
+
+    async def context(app: web.Application):
+        sessions = session_factory(engine)
+        stop = asyncio.Event()
+        sender = Sender(sessions, BotDelivery(adapter, settings, clock=clock), clock)
+        scheduler = Scheduler(sessions, clock, timezone=settings.timezone)
+        tasks = [asyncio.create_task(sender.run(stop), name="sender"),
+                 asyncio.create_task(scheduler.run(stop), name="scheduler")]
+        log.info("scheduler and outbox sender started")
+        yield
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    return context
+
+
 def create_app(settings: Settings, engine: AsyncEngine, *, clock: Clock = system_clock,
-               adapter=None) -> web.Application:
-    """Build the web application around an engine whose schema is already migrated."""
+               adapter=None, background: bool = False) -> web.Application:
+    """Build the web application around an engine whose schema is already migrated.
+
+    With background=True the app also runs the scheduler and the outbox sender.
+    """
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[ADAPTER] = adapter or create_adapter(settings)
-    app[BOT] = PlanBot(build_router(), Deps(sessions=session_factory(engine), clock=clock))
+    deps = Deps(sessions=session_factory(engine), clock=clock, admins=settings.admin_ids,
+                timezone=settings.timezone)
+    app[BOT] = PlanBot(build_router(), deps)
+    if background:
+        app.cleanup_ctx.append(workers(settings, engine, app[ADAPTER], clock))
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     if settings.local_mode:

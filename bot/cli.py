@@ -98,6 +98,83 @@ async def list_plans_cmd(settings: Settings, out=sys.stdout) -> None:
         print(f"{plan.slug}\t{plan.name}\t{count} actions", file=out)
 
 
+async def checkin_now(settings: Settings, *, plan_name: str | None, wait: float = 120.0,
+                      out=sys.stdout) -> None:
+    """Start this week's round now (leads who already have this week's card are skipped) and
+    deliver the queued cards."""
+    from sqlalchemy import select
+
+    from bot.adapter import create_adapter
+    from bot.proactive import BotDelivery
+    from bot.schedule import period_of
+    from bot.sender import Sender
+    from dialogs.checkin import start_round
+    from storage.db import session_factory, transaction
+    from storage.models import Plan
+    from storage.outbox import pending_count
+    from storage.plans import find_plan
+
+    engine = await _open_database(settings)
+    sessions = session_factory(engine)
+    try:
+        now = system_clock()
+        async with transaction(sessions) as session:
+            if plan_name:
+                plan = await find_plan(session=session, name=plan_name)
+                if plan is None:
+                    raise UserError(f"no plan called {plan_name!r}; see `planbot plans`")
+                plans = [plan]
+            else:
+                plans = list((await session.execute(select(Plan))).scalars())
+            for plan in plans:
+                report = await start_round(session=session, plan=plan, now=now,
+                                           period=period_of(now, settings.timezone),
+                                           tz=settings.timezone)
+                print(f"{plan.name}: {len(report.queued)} check-in cards queued"
+                      f"{' (round started now)' if report.created else ''}", file=out)
+                for label, names in (("not reachable (never talked to the bot)",
+                                      report.unreachable), ("away, no delegate", report.away),
+                                     ("not linked to a Teams user", report.unlinked)):
+                    if names:
+                        print(f"  {label}: {', '.join(names[:30])}"
+                              + (f" and {len(names) - 30} more" if len(names) > 30 else ""),
+                              file=out)
+        sender = Sender(sessions, BotDelivery(create_adapter(settings), settings,
+                                              clock=system_clock), system_clock)
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            sent = await sender.drain_once()
+            async with sessions() as session:
+                left = await pending_count(session=session)
+            if left == 0 or asyncio.get_running_loop().time() > deadline:
+                break
+            if sent == 0:
+                await asyncio.sleep(0.5)
+        print("All queued cards delivered." if left == 0 else
+              f"{left} cards are still queued (retrying); the running bot delivers them.",
+              file=out)
+    finally:
+        await engine.dispose()
+
+
+async def outbox_cmd(settings: Settings, *, status: str | None, out=sys.stdout) -> None:
+    """Print the outbox: what was sent, what is waiting, what failed and why."""
+    from storage.db import session_factory
+    from storage.outbox import list_rows
+
+    engine = await _open_database(settings)
+    try:
+        async with session_factory(engine)() as session:
+            rows = await list_rows(session=session, status=status, limit=200)
+    finally:
+        await engine.dispose()
+    if not rows:
+        print("The outbox is empty" + (f" for status {status!r}." if status else "."), file=out)
+    for row in rows:
+        print(f"{row.id}\t{row.status}\t{row.kind}\t{row.conversation_id[:40]}\t"
+              f"attempts {row.attempts}\t{row.last_error or ''}", file=out)
+
+
 async def serve(settings: Settings, *, demo_plan: Path | None = None) -> None:
     """Run the bot until interrupted."""
     from aiohttp import web
@@ -107,7 +184,7 @@ async def serve(settings: Settings, *, demo_plan: Path | None = None) -> None:
     if demo_plan is not None:
         await import_file(settings, demo_plan, plan_name=None, dry_run=False)
     engine = await _open_database(settings)
-    app = create_app(settings, engine)
+    app = create_app(settings, engine, background=True)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
@@ -155,6 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--plan", help="plan name (default: from the file)")
     imp.add_argument("--dry-run", action="store_true", help="show what was found; save nothing")
 
+    checkin = commands.add_parser("checkin", help="weekly check-in round")
+    checkin.add_argument("--now", action="store_true", required=True,
+                         help="send this week's round now")
+    checkin.add_argument("--plan", help="only this plan (default: every plan)")
+
+    outbox = commands.add_parser("outbox", help="list proactive messages and their state")
+    outbox.add_argument("--status", choices=["pending", "sending", "sent", "failed"])
+
     commands.add_parser("plans", help="list the plans in the database")
     commands.add_parser("migrate", help="create or upgrade the database schema")
     return parser
@@ -175,6 +260,10 @@ def run(argv: list[str] | None = None) -> int:
         elif args.command == "import":
             asyncio.run(import_file(_settings(args), args.file, plan_name=args.plan,
                                     dry_run=args.dry_run))
+        elif args.command == "checkin":
+            asyncio.run(checkin_now(_settings(args), plan_name=args.plan))
+        elif args.command == "outbox":
+            asyncio.run(outbox_cmd(_settings(args), status=args.status))
         elif args.command == "plans":
             asyncio.run(list_plans_cmd(_settings(args)))
         elif args.command == "migrate":

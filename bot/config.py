@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     local: bool = Field(False, validation_alias=_alias("PLANBOT_LOCAL", "local"))
     timezone: str = Field("Europe/London", validation_alias=_alias("PLANBOT_TIMEZONE", "timezone"))
     log_level: str = Field("INFO", validation_alias=_alias("PLANBOT_LOG_LEVEL", "log_level"))
+    admins: str = Field("", validation_alias=_alias("PLANBOT_ADMINS", "admins"))
+
+    @property
+    def admin_ids(self) -> frozenset[str]:
+        """Plan admins: emails or AAD object ids, compared in lower case."""
+        return frozenset(part.strip().lower() for part in self.admins.split(",") if part.strip())
 
     @model_validator(mode="after")
     def _secrets_are_real(self) -> Settings:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
 
-from cards.common import CONTENT_TYPE
+from bot.proactive import store_reference
+from cards.common import CONTENT_TYPE, message_card
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
+from storage.people import upsert_person
 
 log = logging.getLogger(__name__)
 INVOKE_CARD = "application/vnd.microsoft.card.adaptive"
-INVOKE_MESSAGE = "application/vnd.microsoft.activity.message"
 INVOKE_ERROR = "application/vnd.microsoft.error"
 
 
@@ -42,7 +43,7 @@ def turn_of(context: TurnContext, text: str, value: dict | None = None) -> Turn:
     user: ChannelAccount = context.activity.from_property or ChannelAccount()
     return Turn(text=text, conversation_type=conversation_type(context),
                 user_name=user.name, user_aad_id=getattr(user, "aad_object_id", None),
-                value=value)
+                user_id=user.id, value=value)
 
 
 class PlanBot(TeamsActivityHandler):
@@ -52,17 +53,53 @@ class PlanBot(TeamsActivityHandler):
         self.router = router
         self.deps = deps
 
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        """Remember who wrote and where (for proactive cards), then handle the activity."""
+        await self._remember(turn_context)
+        await super().on_turn(turn_context)
+
+    async def _remember(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        user = activity.from_property
+        if activity.channel_id != "msteams" or activity.conversation is None:
+            return
+        if activity.type == "installationUpdate" and (activity.action or "").startswith("remove"):
+            return
+        now = self.deps.clock()
+        async with self.deps.sessions() as session, session.begin():
+            person = None
+            if user is not None and user.id and (activity.conversation.conversation_type
+                                                  or "personal") == "personal":
+                person = await upsert_person(
+                    session=session, display_name=user.name or user.id, teams_user_id=user.id,
+                    aad_object_id=getattr(user, "aad_object_id", None), email=None, now=now)
+            await store_reference(session=session, activity=activity,
+                                  person_id=person.id if person else None, now=now)
+
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         """A typed message, an @mention in a channel, or an Action.Submit (message with value)."""
         activity = turn_context.activity
         value = activity.value if isinstance(activity.value, dict) else None
         if value is not None and not (activity.text or "").strip():
             reply = await self._submit(turn_context, value)
+            if reply.replace and reply.cards and activity.reply_to_id:
+                await self._replace_card(turn_context, reply)
+                return
         else:
             text = TurnContext.remove_recipient_mention(activity) if activity.entities else None
             text = (text if text is not None else activity.text) or ""
             reply = await self.router.route_text(turn_of(turn_context, text), self.deps)
         await turn_context.send_activities(reply_activities(reply))
+
+    async def _replace_card(self, turn_context: TurnContext, reply: Reply) -> None:
+        """Action.Submit: put the answer card in place of the card that was clicked."""
+        [replacement, *rest] = reply_activities(Reply(cards=reply.cards[:1]))
+        replacement.id = turn_context.activity.reply_to_id
+        replacement.type = "message"
+        await turn_context.update_activity(replacement)
+        if reply.text or rest:
+            await turn_context.send_activities(
+                reply_activities(Reply(text=reply.text, cards=reply.cards[1:])))
 
     async def _submit(self, turn_context: TurnContext, value: dict) -> Reply:
         verb = value.get("verb") or value.get("action")
@@ -81,15 +118,38 @@ class PlanBot(TeamsActivityHandler):
                 status_code=400, type=INVOKE_ERROR,
                 value={"code": "BadRequest", "message": f"unknown card action {verb!r}"})
         reply = await self.router.route_verb(verb, turn_of(turn_context, "", data), self.deps)
-        if reply.cards:
-            return AdaptiveCardInvokeResponse(status_code=200, type=INVOKE_CARD,
-                                              value=reply.cards[0])
-        return AdaptiveCardInvokeResponse(status_code=200, type=INVOKE_MESSAGE,
-                                          value=reply.text or "Done.")
+        # botbuilder 4.17 cannot serialize a text value (its schema says object), so a text
+        # answer travels as a one-message card that replaces the clicked card for the clicker.
+        value = reply.cards[0] if reply.cards else message_card(reply.text or "Done.")
+        return AdaptiveCardInvokeResponse(status_code=200, type=INVOKE_CARD, value=value)
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
-        """The app was installed in a chat or team: say hello with the help card."""
+        """The app was installed in a chat or team: learn the roster, say hello."""
+        if conversation_type(turn_context) != "personal":
+            await self._learn_roster(turn_context)
         await self._welcome(turn_context)
+
+    async def _learn_roster(self, turn_context: TurnContext) -> None:
+        """Store the team's members as people, so plan leads can be linked to them."""
+        members, token = [], None
+        try:
+            while True:
+                page = await TeamsInfo.get_paged_members(turn_context, token, 500)
+                members.extend(page.members or [])
+                token = page.continuation_token
+                if not token:
+                    break
+        except Exception:
+            log.exception("could not read the team roster; leads can still be linked by hand")
+            return
+        now = self.deps.clock()
+        async with self.deps.sessions() as session, session.begin():
+            for member in members:
+                await upsert_person(
+                    session=session, display_name=member.name or member.id,
+                    teams_user_id=member.id, aad_object_id=member.aad_object_id,
+                    email=member.email or member.user_principal_name, now=now)
+        log.info("learned %d members of the team roster", len(members))
 
     async def on_members_added_activity(self, members_added, turn_context: TurnContext) -> None:
         """The bot joined a conversation outside Teams (Teams sends installationUpdate too)."""

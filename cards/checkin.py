@@ -47,6 +47,7 @@ class CheckinView(BaseModel):
     banner: str | None = None
     errors: dict[int, str] = {}
     values: dict[str, str] = {}
+    not_shown: int = 0  # the lead's other open actions, left for later weeks
 
 
 class RecordedActionView(BaseModel):
@@ -199,6 +200,11 @@ def _checkin_body(view: CheckinView, shown: int) -> dict:
     if rest > 0:
         later = "did not fit with your answers" if view.values else "will come next week"
         body.append(text(f"{_plural(rest, 'more action')} {later}.", isSubtle=True, separator=True))
+    if view.not_shown:
+        body.append(text(f"You lead {_plural(view.not_shown, 'more open action')} that will "
+                         "come on the next weeks' cards; to update one now, write for example: "
+                         "update 2.4 amber: audit booked for March", isSubtle=True,
+                         separator=True))
     actions = None
     if view.actions:
         actions = [_execute("Send check-in", SUBMIT_VERB, {"token": view.token},

@@ -36,3 +36,8 @@ def ask_button(title: str, question: str) -> dict:
     """A button that sends `question` to the bot as if the user had typed it (Teams imBack)."""
     return {"type": "Action.Submit", "title": title,
             "data": {"msteams": {"type": "imBack", "value": question}}}
+
+
+def message_card(message: str) -> dict:
+    """A one-message card, for answers that must be a card (an Action.Execute response)."""
+    return card([text(message)])

@@ -25,6 +25,7 @@ class Turn:
     conversation_type: Literal["personal", "channel", "groupChat"] = "personal"
     user_name: str | None = None
     user_aad_id: str | None = None
+    user_id: str | None = None  # Teams user id ("29:...")
     value: dict | None = None
 
 
@@ -34,6 +35,8 @@ class Deps:
 
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock = system_clock
+    admins: frozenset[str] = frozenset()  # emails or AAD object ids, lower case
+    timezone: str = "Europe/London"
 
 
 @dataclass
@@ -42,3 +45,4 @@ class Reply:
 
     text: str | None = None
     cards: list[dict] = field(default_factory=list)
+    replace: bool = False  # the first card replaces the card that was clicked

@@ -50,6 +50,9 @@ async def not_understood(turn: Turn, deps: Deps) -> Reply:
 
 def build_router() -> Router:
     """The bot's router with every dialog module included."""
+    from dialogs import checkin_submit, commands
+
     main = Router(fallback=not_understood)
-    main.include(router)
+    for part in (router, checkin_submit.router, commands.router):
+        main.include(part)
     return main

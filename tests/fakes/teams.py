@@ -15,14 +15,22 @@ CHANNEL = {"isGroup": True, "conversationType": "channel", "tenantId": TENANT,
 _ids = itertools.count(1732520000001)
 
 
-def _base(service_url: str, conversation: dict, **extra) -> dict:
+def user(name: str, number: int) -> tuple[dict, dict]:
+    """Another Teams user and their 1:1 chat with the bot: (from account, conversation)."""
+    account = {"id": f"29:1User{number:04d}", "name": name,
+               "aadObjectId": f"00000000-0000-4000-8000-{number:012d}"}
+    chat = {"conversationType": "personal", "tenantId": TENANT, "id": f"a:1Chat{number:04d}"}
+    return account, chat
+
+
+def _base(service_url: str, conversation: dict, *, who: dict | None = None, **extra) -> dict:
     activity = {
         "id": str(next(_ids)),
         "timestamp": "2026-11-25T09:00:00.000Z",
         "localTimestamp": "2026-11-25T09:00:00.000+00:00",
         "serviceUrl": service_url,
         "channelId": "msteams",
-        "from": dict(USER),
+        "from": dict(who or USER),
         "conversation": dict(conversation),
         "recipient": {"id": BOT_ID, "name": "planbot"},
         "locale": "en-GB",
@@ -35,9 +43,10 @@ def _base(service_url: str, conversation: dict, **extra) -> dict:
     return activity
 
 
-def personal_message(service_url: str, text: str) -> dict:
+def personal_message(service_url: str, text: str, who: tuple[dict, dict] | None = None) -> dict:
     """A message typed in the 1:1 chat with the bot."""
-    return _base(service_url, PERSONAL, type="message", text=text, textFormat="plain")
+    account, chat = who or (USER, PERSONAL)
+    return _base(service_url, chat, who=account, type="message", text=text, textFormat="plain")
 
 
 def channel_mention(service_url: str, text: str) -> dict:
@@ -54,26 +63,32 @@ def channel_mention(service_url: str, text: str) -> dict:
     return activity
 
 
-def card_submit(service_url: str, data: dict, reply_to: str = "card-activity-1") -> dict:
+def card_submit(service_url: str, data: dict, reply_to: str = "card-activity-1",
+                who: tuple[dict, dict] | None = None) -> dict:
     """An Action.Submit click: a message with `value` and no text."""
-    activity = _base(service_url, PERSONAL, type="message", value=data, replyToId=reply_to)
+    account, chat = who or (USER, PERSONAL)
+    activity = _base(service_url, chat, who=account, type="message", value=data,
+                     replyToId=reply_to)
     activity["channelData"]["postBack"] = True
     return activity
 
 
 def card_execute(service_url: str, verb: str, data: dict | None = None,
-                 reply_to: str = "card-activity-1") -> dict:
+                 reply_to: str = "card-activity-1", who: tuple[dict, dict] | None = None) -> dict:
     """An Action.Execute click (Universal Actions): invoke adaptiveCard/action."""
-    return _base(service_url, PERSONAL, type="invoke", name="adaptiveCard/action",
+    account, chat = who or (USER, PERSONAL)
+    return _base(service_url, chat, who=account, type="invoke", name="adaptiveCard/action",
                  replyToId=reply_to,
                  value={"action": {"type": "Action.Execute", "id": "execute-1", "verb": verb,
                                    "data": data or {}},
                         "trigger": "manual"})
 
 
-def installation_update(service_url: str, action: str = "add") -> dict:
+def installation_update(service_url: str, action: str = "add",
+                        who: tuple[dict, dict] | None = None) -> dict:
     """The app was installed (or removed) in the personal scope."""
-    return _base(service_url, PERSONAL, type="installationUpdate", action=action)
+    account, chat = who or (USER, PERSONAL)
+    return _base(service_url, chat, who=account, type="installationUpdate", action=action)
 
 
 def conversation_update_bot_added(service_url: str) -> dict:

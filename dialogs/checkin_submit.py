@@ -1,0 +1,198 @@
+"""Answering a check-in card: authorisation against stored assignments, validation, history."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cards.checkin import RecordedActionView, RecordedView, checkin_card, recorded_card
+from dialogs.checkin import card_view, period_label
+from dialogs.checkin_payload import ActionAnswer, CheckinSubmit, SubmitInvalid
+from dialogs.context import Deps, Reply, Turn
+from dialogs.router import Router
+from storage.models import Action, ActionLead, Checkin, CheckinRound, Person, Plan, StatusUpdate
+from storage.updates import record_update
+
+log = logging.getLogger(__name__)
+router = Router()
+OUT_OF_DATE = ("This check-in card is out of date or was not made by me. Your next card comes "
+               "with the weekly round; type 'help' to see what I can do.")
+
+
+async def acting_person(session: AsyncSession, turn: Turn) -> Person | None:
+    """The Person behind this turn, found by AAD object id, then Teams user id."""
+    for column, value in ((Person.aad_object_id, turn.user_aad_id),
+                          (Person.teams_user_id, turn.user_id)):
+        if value:
+            person = (await session.execute(select(Person).where(column == value))).scalar()
+            if person is not None:
+                return person
+    return None
+
+
+def is_admin(person: Person | None, deps: Deps) -> bool:
+    """True when the person's email or AAD object id is in PLANBOT_ADMINS."""
+    if person is None:
+        return False
+    ids = {(person.email or "").lower(), (person.aad_object_id or "").lower()} - {""}
+    return bool(ids & deps.admins)
+
+
+def update_key(checkin_id: int, answer: ActionAnswer) -> str:
+    """Idempotency key: the same answer on the same card is stored once (double clicks)."""
+    content = "\x1f".join(str(part) for part in (answer.rag, answer.progress, answer.evidence,
+                                                 answer.blockers))
+    digest = hashlib.sha256(content.encode()).hexdigest()[:24]
+    return f"checkin:{checkin_id}:{answer.action_id}:{digest}"
+
+
+def _changed(answer: ActionAnswer, action: Action) -> bool:
+    if answer.no_change:
+        return False
+    return bool(answer.progress or answer.evidence or answer.blockers
+                or (answer.rag and answer.rag != action.rag))
+
+
+async def _context(session: AsyncSession, checkin: Checkin):
+    round_ = await session.get(CheckinRound, checkin.round_id)
+    plan = await session.get(Plan, round_.plan_id)
+    lead = await session.get(Person, checkin.person_id)
+    return round_, plan, lead
+
+
+async def _may_update(session: AsyncSession, actor: Person, lead: Person, deps: Deps) -> bool:
+    """The lead, the lead's delegate or a plan admin (decided from stored data, not the card)."""
+    return actor.id == lead.id or lead.delegate_id == actor.id or is_admin(actor, deps)
+
+
+async def _still_led_by(session: AsyncSession, action_ids: list[int], person_id: int) -> set[int]:
+    rows = await session.execute(select(ActionLead.action_id).where(
+        ActionLead.action_id.in_(action_ids), ActionLead.person_id == person_id))
+    return set(rows.scalars())
+
+
+async def _store(session: AsyncSession, checkin: Checkin, answer: ActionAnswer, action: Action,
+                 actor: Person, now: datetime) -> None:
+    key = update_key(checkin.id, answer)
+    exists = await session.execute(select(StatusUpdate.id).where(
+        StatusUpdate.idempotency_key == key))
+    if exists.scalar() is not None:
+        return  # the same answer was stored already (double click or Teams retry)
+    try:
+        async with session.begin_nested():
+            await record_update(session=session, action=action, source="card", at=now,
+                                rag=answer.rag or action.rag, progress=answer.progress,
+                                evidence=answer.evidence, blockers=answer.blockers,
+                                by_name=actor.display_name, by_person_id=actor.id,
+                                idempotency_key=key)
+    except IntegrityError:
+        log.info("duplicate submit of check-in %s ignored", checkin.id)
+
+
+async def recorded_view(session: AsyncSession, checkin: Checkin, plan: Plan, lead: Person,
+                        label: str, tz: str) -> RecordedView:
+    """What was stored from this card, for the read-only 'recorded' card."""
+    ids = [int(part) for part in checkin.action_ids.split(",") if part]
+    actions = (await session.execute(select(Action).where(Action.id.in_(ids))
+                                     .order_by(Action.position))).scalars().all()
+    updates = {u.action_id: u for u in (await session.execute(
+        select(StatusUpdate).where(StatusUpdate.idempotency_key.like(f"checkin:{checkin.id}:%"))
+        .order_by(StatusUpdate.at, StatusUpdate.id))).scalars()}
+    when = checkin.answered_at.astimezone(ZoneInfo(tz)) if checkin.answered_at else None
+    items = []
+    for action in actions:
+        stored = updates.get(action.id)
+        items.append(RecordedActionView(
+            ref=action.ref, title=action.text, rag=stored.rag if stored else action.rag,
+            no_change=stored is None, progress=stored.progress if stored else None,
+            evidence=stored.evidence if stored else None,
+            blockers=stored.blockers if stored else None))
+    by = next((u.by_name for u in updates.values() if u.by_name), None)
+    return RecordedView(lead_name=lead.display_name, plan_name=plan.name, period_label=label,
+                        recorded_at_label=f"{when:%d %B %Y at %H:%M}" if when else "",
+                        actions=items, by_name=by)
+
+
+async def _rejected(session, checkin, plan, lead, label, today, error: SubmitInvalid,
+                    data: dict) -> Reply:
+    view = await card_view(session, checkin, plan=plan, lead=lead, label=label, today=today,
+                           banner=f"Nothing was saved yet: {error}")
+    refs = {action.action_id: action.ref for action in view.actions}
+    view.errors = {key: f"{refs.get(key, '')}: {message}".lstrip(": ")
+                   for key, message in error.errors.items() if key is not None}
+    view.values = {key: value for key, value in data.items() if isinstance(value, str)}
+    return Reply(cards=[checkin_card(view)], replace=True)
+
+
+@router.verb("checkin.submit")
+async def submit(turn: Turn, deps: Deps) -> Reply:
+    """Store a submitted check-in card and answer with the read-only 'recorded' card."""
+    data = turn.value or {}
+    now = deps.clock()
+    today = now.astimezone(ZoneInfo(deps.timezone)).date()
+    async with deps.sessions() as session, session.begin():
+        token = data.get("token") if isinstance(data.get("token"), str) else None
+        checkin = (await session.execute(select(Checkin).where(Checkin.token == token))
+                   ).scalar() if token else None
+        if checkin is None:
+            return Reply(text=OUT_OF_DATE)
+        round_, plan, lead = await _context(session, checkin)
+        label = period_label(round_.period, round_.started_at, deps.timezone)
+        actor = await acting_person(session, turn)
+        if actor is None or not await _may_update(session, actor, lead, deps):
+            log.warning("refused check-in %s submitted by %s", checkin.id, turn.user_aad_id)
+            return Reply(text=f"Only {lead.display_name}, their delegate or a plan admin can "
+                              "update these actions. Nothing was changed.")
+        try:
+            parsed = CheckinSubmit.from_card_data(data)
+        except SubmitInvalid as error:
+            return await _rejected(session, checkin, plan, lead, label, today, error, data)
+        on_card = {int(part) for part in checkin.action_ids.split(",") if part}
+        asked = {answer.action_id for answer in parsed.answers}
+        if not asked <= on_card:
+            log.warning("check-in %s: actions %s are not on the card", checkin.id,
+                        sorted(asked - on_card))
+            return Reply(text="That answer names actions that were not on your card. Nothing "
+                              "was changed.")
+        allowed = (on_card if is_admin(actor, deps)
+                   else await _still_led_by(session, sorted(asked), lead.id))
+        actions = {a.id: a for a in (await session.execute(
+            select(Action).where(Action.id.in_(asked)))).scalars()}
+        for answer in parsed.answers:
+            if answer.action_id not in allowed:
+                continue  # reassigned since the card was sent: not theirs to update any more
+            if _changed(answer, actions[answer.action_id]):
+                await _store(session, checkin, answer, actions[answer.action_id], actor, now)
+        if checkin.status != "answered":
+            checkin.status, checkin.answered_at = "answered", now
+            session.add(checkin)
+        await session.flush()
+        view = await recorded_view(session, checkin, plan, lead, label, deps.timezone)
+    return Reply(cards=[recorded_card(view)], replace=True)
+
+
+@router.verb("checkin.refresh")
+async def refresh(turn: Turn, deps: Deps) -> Reply:
+    """Teams asks for the card's current state: the recorded card once answered."""
+    data = turn.value or {}
+    token = data.get("token") if isinstance(data.get("token"), str) else None
+    now = deps.clock()
+    async with deps.sessions() as session:
+        checkin = (await session.execute(select(Checkin).where(Checkin.token == token))
+                   ).scalar() if token else None
+        if checkin is None:
+            return Reply(text=OUT_OF_DATE)
+        round_, plan, lead = await _context(session, checkin)
+        label = period_label(round_.period, round_.started_at, deps.timezone)
+        if checkin.status == "answered":
+            view = await recorded_view(session, checkin, plan, lead, label, deps.timezone)
+            return Reply(cards=[recorded_card(view)], replace=True)
+        today = now.astimezone(ZoneInfo(deps.timezone)).date()
+        view = await card_view(session, checkin, plan=plan, lead=lead, label=label, today=today)
+        return Reply(cards=[checkin_card(view)], replace=True)

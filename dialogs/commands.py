@@ -1,0 +1,201 @@
+"""Chat commands: update by chat, snooze / leave, delegate, and the admin's link commands."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialogs.checkin_submit import acting_person, is_admin
+from dialogs.context import Deps, Reply, Turn
+from dialogs.router import Router, normalise
+from storage.models import Action, ActionLead, Person, Plan
+from storage.people import lead_report, link_lead
+from storage.rules import Rag, parse_date, parse_rag, ref_key
+from storage.updates import record_update
+
+router = Router()
+NOT_KNOWN = ("I don't know who you are yet: say 'hi' to me in a 1:1 chat first, or ask an admin "
+             "to link you to your actions.")
+ADMIN_ONLY = "Sorry, only a plan admin can do that. Ask your planbot admin (PLANBOT_ADMINS)."
+
+_UPDATE = re.compile(
+    r"update\s+(?P<ref>[\w.\-]+)\s+(?P<rag>red|amber|green|blue|r|a|g|b)\b\s*[:\-,]?\s*"
+    r"(?P<text>.*)", re.IGNORECASE | re.DOTALL)
+_EVIDENCE = re.compile(r"\bevidence\s*[:\-]\s*(?P<evidence>.+)$", re.IGNORECASE | re.DOTALL)
+
+
+def _today(deps: Deps) -> date:
+    return deps.clock().astimezone(ZoneInfo(deps.timezone)).date()
+
+
+def read_day(text: str, today: date) -> date | None:
+    """A day in a command ('1 Dec', '12 December 2026', '2026-12-01'), the next one if no year."""
+    if re.search(r"\b\d{4}\b", text):
+        return parse_date(text, month_end=True)
+    day = parse_date(f"{text} {today.year}", month_end=True)
+    if day is not None and day < today:
+        day = parse_date(f"{text} {today.year + 1}", month_end=True)
+    return day
+
+
+async def _actions_by_ref(session: AsyncSession, ref: str) -> list[tuple[Action, Plan]]:
+    rows = await session.execute(select(Action, Plan).join(Plan, Plan.id == Action.plan_id)
+                                 .where(Action.ref_key == ref_key(ref)))
+    return [(action, plan) for action, plan in rows.all()]
+
+
+async def _leads_of(session: AsyncSession, action_id: int) -> list[Person]:
+    rows = await session.execute(select(Person).join(ActionLead, ActionLead.person_id == Person.id)
+                                 .where(ActionLead.action_id == action_id))
+    return list(rows.scalars())
+
+
+@router.intent(r"update\s+.+")
+async def update_by_chat(turn: Turn, deps: Deps) -> Reply:
+    """'update 2.4 amber: audit booked for March' stores a status update from chat."""
+    match = _UPDATE.fullmatch(normalise(turn.text))
+    if match is None:
+        return Reply(text="To update an action, write for example: update 2.4 amber: audit "
+                          "booked for March. For Blue add the evidence: update 2.4 blue: "
+                          "evidence: audit report May 2026")
+    rag = parse_rag(match["rag"])
+    text = match["text"].strip()
+    evidence_match = _EVIDENCE.search(text)
+    evidence = evidence_match["evidence"].strip() if evidence_match else None
+    progress = text[:evidence_match.start()].strip(" ,;.") if evidence_match else text
+    if rag is Rag.BLUE and not evidence:
+        return Reply(text="Blue means achieved and evidenced: add the evidence, for example "
+                          f"update {match['ref']} blue: evidence: audit report May 2026")
+    async with deps.sessions() as session, session.begin():
+        actor = await acting_person(session, turn)
+        if actor is None:
+            return Reply(text=NOT_KNOWN)
+        found = await _actions_by_ref(session, match["ref"])
+        if not found:
+            return Reply(text=f"I can't find action {match['ref']} in any plan.")
+        if len(found) > 1:
+            names = ", ".join(plan.name for _, plan in found)
+            return Reply(text=f"Action {match['ref']} is in several plans ({names}); I can't "
+                              "tell which one you mean yet.")
+        action, plan = found[0]
+        leads = await _leads_of(session, action.id)
+        allowed = any(lead.id == actor.id or lead.delegate_id == actor.id for lead in leads)
+        if not (allowed or is_admin(actor, deps)):
+            return Reply(text=f"Only the lead of {action.ref}, their delegate or a plan admin "
+                              "can update it. Nothing was changed.")
+        await record_update(session=session, action=action, source="chat", at=deps.clock(),
+                            rag=rag.value, progress=progress[:4000] or None,
+                            evidence=(evidence or "")[:2000] or None,
+                            by_name=actor.display_name, by_person_id=actor.id)
+    return Reply(text=f"Recorded {action.ref} as {rag.value.title()}"
+                      + (f": {progress[:200]}" if progress else "") + f" ({plan.name}).")
+
+
+@router.intent(r"(snooze|i'?m on leave|i am on leave|on leave|away)\s+(until|till|to)\s+.+")
+async def snooze(turn: Turn, deps: Deps) -> Reply:
+    """'snooze until 1 Dec' / "I'm on leave until 12 December": no cards while away."""
+    words = re.split(r"\b(?:until|till|to)\b", normalise(turn.text), maxsplit=1, flags=re.I)
+    day = read_day(words[1].strip(), _today(deps)) if len(words) == 2 else None
+    if day is None:
+        return Reply(text="I couldn't read that date. Try: snooze until 1 Dec")
+    async with deps.sessions() as session, session.begin():
+        actor = await acting_person(session, turn)
+        if actor is None:
+            return Reply(text=NOT_KNOWN)
+        actor.away_until = day
+        session.add(actor)
+        delegate = await session.get(Person, actor.delegate_id) if actor.delegate_id else None
+    who = (f" {delegate.display_name} gets your check-in cards meanwhile." if delegate
+           else " Say 'delegate to NAME' if someone should get them meanwhile.")
+    return Reply(text=f"OK: no check-in cards for you until after {day:%A %d %B %Y}.{who}")
+
+
+@router.intent(r"(i'?m back|i am back|back|unsnooze|resume)")
+async def back(turn: Turn, deps: Deps) -> Reply:
+    """End leave or a snooze."""
+    async with deps.sessions() as session, session.begin():
+        actor = await acting_person(session, turn)
+        if actor is None:
+            return Reply(text=NOT_KNOWN)
+        actor.away_until = None
+        session.add(actor)
+    return Reply(text="Welcome back: your check-in cards start again with the next round.")
+
+
+async def _person_named(session: AsyncSession, name: str) -> list[Person]:
+    key = name.strip().lower()
+    rows = await session.execute(select(Person).where(or_(
+        func.lower(Person.display_name) == key, func.lower(Person.email) == key,
+        func.lower(Person.aad_object_id) == key)))
+    return list(rows.scalars())
+
+
+@router.intent(r"delegate\s+to\s+.+")
+async def delegate(turn: Turn, deps: Deps) -> Reply:
+    """'delegate to Sarah Holt': they get your cards while you are away."""
+    name = re.sub(r"^delegate\s+to\s+", "", normalise(turn.text), flags=re.I)
+    async with deps.sessions() as session, session.begin():
+        actor = await acting_person(session, turn)
+        if actor is None:
+            return Reply(text=NOT_KNOWN)
+        matches = [p for p in await _person_named(session, name) if p.id != actor.id]
+        if len(matches) != 1:
+            return Reply(text=f"I know {len(matches)} people called {name!r}; use their full "
+                              "name or email as Teams shows it.")
+        actor.delegate_id = matches[0].id
+        session.add(actor)
+    return Reply(text=f"{matches[0].display_name} is now your delegate: they get your check-in "
+                      "cards while you are away and may update your actions.")
+
+
+@router.intent(r"link\s+.+\s+to\s+.+")
+async def link(turn: Turn, deps: Deps) -> Reply:
+    """Admin: 'link SH to Sarah Holt' links a lead as written in the plan to a Teams user."""
+    match = re.fullmatch(r"link\s+(?P<lead>.+?)\s+to\s+(?P<user>.+)", normalise(turn.text),
+                         re.IGNORECASE)
+    async with deps.sessions() as session, session.begin():
+        actor = await acting_person(session, turn)
+        if not is_admin(actor, deps):
+            return Reply(text=ADMIN_ONLY)
+        people = await _person_named(session, match["user"])
+        if len(people) != 1:
+            return Reply(text=f"I know {len(people)} Teams users called {match['user']!r}. "
+                              "They must have installed me or be in a team I'm in.")
+        count = await link_lead(session=session, lead=match["lead"], person=people[0])
+    if count == 0:
+        return Reply(text=f"No action has the lead {match['lead']!r}; nothing was linked.")
+    return Reply(text=f"Linked {match['lead']} to {people[0].display_name} on {count} "
+                      "action lead(s).")
+
+
+@router.intent(r"(who is|who's|list) (unlinked|not linked)")
+async def unlinked(turn: Turn, deps: Deps) -> Reply:
+    """Admin: the plan's leads not yet linked to Teams users, with suggestions."""
+    async with deps.sessions() as session:
+        actor = await acting_person(session, turn)
+        if not is_admin(actor, deps):
+            return Reply(text=ADMIN_ONLY)
+        report = await lead_report(session=session)
+    lines = [f"- {entry}" for entry in report.describe_unlinked()]
+    if not lines:
+        return Reply(text="Every lead is linked to a Teams user.")
+    return Reply(text=f"{len(lines)} leads are not linked yet:\n\n" + "\n".join(lines[:60]))
+
+
+@router.intent(r"(make me|set me as|i am) (the )?(plan )?owner( of .+)?")
+async def own_plan(turn: Turn, deps: Deps) -> Reply:
+    """Admin: become the owner who is told which leads did not answer."""
+    async with deps.sessions() as session, session.begin():
+        actor = await acting_person(session, turn)
+        if not is_admin(actor, deps):
+            return Reply(text=ADMIN_ONLY)
+        plans = (await session.execute(select(Plan))).scalars().all()
+        for plan in plans:
+            plan.owner_person_id = actor.id
+            session.add(plan)
+    return Reply(text=f"You now own {len(plans)} plan(s): you will get the list of leads who "
+                      "have not answered each week's check-in.")
