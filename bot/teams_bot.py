@@ -12,7 +12,7 @@ from bot.proactive import store_reference
 from cards.common import CONTENT_TYPE, message_card
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
-from storage.people import upsert_person
+from storage.people import auto_link, upsert_person
 
 log = logging.getLogger(__name__)
 INVOKE_CARD = "application/vnd.microsoft.card.adaptive"
@@ -127,7 +127,15 @@ class PlanBot(TeamsActivityHandler):
         """The app was installed in a chat or team: learn the roster, say hello."""
         if conversation_type(turn_context) != "personal":
             await self._learn_roster(turn_context)
+        await self._auto_link()
         await self._welcome(turn_context)
+
+    async def _auto_link(self) -> None:
+        """Link plan leads whose full name or email is exactly one known Teams user's."""
+        async with self.deps.sessions() as session, session.begin():
+            made = await auto_link(session=session)
+        for lead, person_id in made:
+            log.info("linked lead %r to person %s (exact match)", lead, person_id)
 
     async def _learn_roster(self, turn_context: TurnContext) -> None:
         """Store the team's members as people, so plan leads can be linked to them."""

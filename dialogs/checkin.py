@@ -20,7 +20,6 @@ from cards.checkin import CheckinActionView, CheckinView, MissingView, checkin_c
 from cards.common import CONTENT_TYPE
 from storage.models import (
     Action,
-    ActionLead,
     Checkin,
     CheckinRound,
     ConversationRef,
@@ -30,6 +29,7 @@ from storage.models import (
     Theme,
 )
 from storage.outbox import enqueue
+from storage.people import lead_report, linked_people
 from storage.rules import is_overdue, parse_rag
 
 log = logging.getLogger(__name__)
@@ -63,29 +63,23 @@ def period_label(period: str, started: datetime, tz: str) -> str:
 
 
 async def _open_actions_by_person(session: AsyncSession, plan_id: int) -> dict[int, list[Action]]:
-    rows = await session.execute(
-        select(ActionLead.person_id, Action)
-        .join(Action, Action.id == ActionLead.action_id)
-        .where(Action.plan_id == plan_id, ActionLead.person_id.is_not(None),
-               or_(Action.rag.is_(None), Action.rag != "blue"))
-        .order_by(Action.position))
+    """Every linked person's open actions (all people of a shared lead cell count)."""
+    leads = await linked_people(session=session, plan_id=plan_id)
+    actions = (await session.execute(
+        select(Action).where(Action.plan_id == plan_id, Action.id.in_(leads),
+                             or_(Action.rag.is_(None), Action.rag != "blue"))
+        .order_by(Action.position))).scalars().all()
     result: dict[int, list[Action]] = {}
-    for person_id, action in rows.all():
-        bucket = result.setdefault(person_id, [])
-        if action not in bucket:
-            bucket.append(action)
+    for action in actions:
+        for person_id in leads[action.id]:
+            result.setdefault(person_id, []).append(action)
     return result
 
 
 async def unlinked_leads(*, session: AsyncSession, plan_id: int) -> list[str]:
-    """Lead names of open actions that are not linked to a Teams user."""
-    rows = await session.execute(
-        select(ActionLead.name).distinct()
-        .join(Action, Action.id == ActionLead.action_id)
-        .where(Action.plan_id == plan_id, ActionLead.person_id.is_(None),
-               or_(Action.rag.is_(None), Action.rag != "blue"))
-        .order_by(ActionLead.name))
-    return list(rows.scalars())
+    """The plan's leads (people, initials or job titles) not yet linked to a Teams user."""
+    report = await lead_report(session=session, plan_id=plan_id)
+    return sorted(entry.lead for entry in report.suggested + report.unmatched)
 
 
 async def personal_conversation(session: AsyncSession, person_id: int) -> str | None:

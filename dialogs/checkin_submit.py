@@ -16,7 +16,8 @@ from dialogs.checkin import card_view, period_label
 from dialogs.checkin_payload import ActionAnswer, CheckinSubmit, SubmitInvalid
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
-from storage.models import Action, ActionLead, Checkin, CheckinRound, Person, Plan, StatusUpdate
+from storage.models import Action, Checkin, CheckinRound, Person, Plan, StatusUpdate
+from storage.people import linked_people
 from storage.updates import record_update
 
 log = logging.getLogger(__name__)
@@ -71,10 +72,11 @@ async def _may_update(session: AsyncSession, actor: Person, lead: Person, deps: 
     return actor.id == lead.id or lead.delegate_id == actor.id or is_admin(actor, deps)
 
 
-async def _still_led_by(session: AsyncSession, action_ids: list[int], person_id: int) -> set[int]:
-    rows = await session.execute(select(ActionLead.action_id).where(
-        ActionLead.action_id.in_(action_ids), ActionLead.person_id == person_id))
-    return set(rows.scalars())
+async def _still_led_by(session: AsyncSession, plan_id: int, action_ids: set[int],
+                        person_id: int) -> set[int]:
+    """Of these actions, the ones the person leads now (the stored assignment, not the card)."""
+    leads = await linked_people(session=session, plan_id=plan_id)
+    return {action_id for action_id in action_ids if person_id in leads.get(action_id, [])}
 
 
 async def _store(session: AsyncSession, checkin: Checkin, answer: ActionAnswer, action: Action,
@@ -161,7 +163,7 @@ async def submit(turn: Turn, deps: Deps) -> Reply:
             return Reply(text="That answer names actions that were not on your card. Nothing "
                               "was changed.")
         allowed = (on_card if is_admin(actor, deps)
-                   else await _still_led_by(session, sorted(asked), lead.id))
+                   else await _still_led_by(session, plan.id, asked, lead.id))
         actions = {a.id: a for a in (await session.execute(
             select(Action).where(Action.id.in_(asked)))).scalars()}
         for answer in parsed.answers:

@@ -6,14 +6,16 @@ import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cards.checkin import LinkSuggestionView, link_suggestions_card
 from dialogs.checkin_submit import acting_person, is_admin
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router, normalise
-from storage.models import Action, ActionLead, Person, Plan
-from storage.people import lead_report, link_lead
+from storage.models import Action, Person, Plan
+from storage.people import lead_report, link_lead, linked_people
 from storage.rules import Rag, parse_date, parse_rag, ref_key
 from storage.updates import record_update
 
@@ -48,10 +50,9 @@ async def _actions_by_ref(session: AsyncSession, ref: str) -> list[tuple[Action,
     return [(action, plan) for action, plan in rows.all()]
 
 
-async def _leads_of(session: AsyncSession, action_id: int) -> list[Person]:
-    rows = await session.execute(select(Person).join(ActionLead, ActionLead.person_id == Person.id)
-                                 .where(ActionLead.action_id == action_id))
-    return list(rows.scalars())
+async def _leads_of(session: AsyncSession, action: Action) -> list[Person]:
+    ids = (await linked_people(session=session, plan_id=action.plan_id)).get(action.id, [])
+    return list((await session.execute(select(Person).where(Person.id.in_(ids)))).scalars())
 
 
 @router.intent(r"update\s+.+")
@@ -82,7 +83,7 @@ async def update_by_chat(turn: Turn, deps: Deps) -> Reply:
             return Reply(text=f"Action {match['ref']} is in several plans ({names}); I can't "
                               "tell which one you mean yet.")
         action, plan = found[0]
-        leads = await _leads_of(session, action.id)
+        leads = await _leads_of(session, action)
         allowed = any(lead.id == actor.id or lead.delegate_id == actor.id for lead in leads)
         if not (allowed or is_admin(actor, deps)):
             return Reply(text=f"Only the lead of {action.ref}, their delegate or a plan admin "
@@ -172,9 +173,9 @@ async def link(turn: Turn, deps: Deps) -> Reply:
                       "action lead(s).")
 
 
-@router.intent(r"(who is|who's|list) (unlinked|not linked)")
+@router.intent(r"(who is|who's|list|show) (unlinked|not linked)( leads)?|suggest links")
 async def unlinked(turn: Turn, deps: Deps) -> Reply:
-    """Admin: the plan's leads not yet linked to Teams users, with suggestions."""
+    """Admin: the leads not yet linked to Teams users, with suggestions to confirm."""
     async with deps.sessions() as session:
         actor = await acting_person(session, turn)
         if not is_admin(actor, deps):
@@ -183,7 +184,33 @@ async def unlinked(turn: Turn, deps: Deps) -> Reply:
     lines = [f"- {entry}" for entry in report.describe_unlinked()]
     if not lines:
         return Reply(text="Every lead is linked to a Teams user.")
-    return Reply(text=f"{len(lines)} leads are not linked yet:\n\n" + "\n".join(lines[:60]))
+    view = LinkSuggestionView(
+        items=[(e.lead, e.suggestion.display_name, e.suggestion.confidence)
+               for e in report.suggested if not e.suggestion.ambiguous],
+        unmatched=[e.lead for e in report.unmatched]
+        + [e.lead for e in report.suggested if e.suggestion.ambiguous])
+    return Reply(text=f"{len(lines)} leads are not linked yet:\n\n" + "\n".join(lines[:60]),
+                 cards=[link_suggestions_card(view)])
+
+
+class LinkConfirm(BaseModel):
+    """The data of a 'Confirm' button on the link suggestions card."""
+
+    model_config = ConfigDict(extra="ignore")
+    lead: str = Field(min_length=1, max_length=300)
+    user: str = Field(min_length=1, max_length=300)
+
+
+@router.verb("people.link")
+async def confirm_link(turn: Turn, deps: Deps) -> Reply:
+    """Admin: confirm one suggested link from the card."""
+    try:
+        data = LinkConfirm.model_validate(turn.value or {})
+    except ValidationError:
+        return Reply(text="That link button is out of date; type 'who is unlinked?' again.")
+    return await link(Turn(text=f"link {data.lead} to {data.user}",
+                           conversation_type=turn.conversation_type, user_name=turn.user_name,
+                           user_aad_id=turn.user_aad_id, user_id=turn.user_id), deps)
 
 
 @router.intent(r"(make me|set me as|i am) (the )?(plan )?owner( of .+)?")

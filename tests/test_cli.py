@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import subprocess
@@ -104,3 +105,48 @@ def test_demo_command_serves_a_real_plan(tmp_path):
         process.terminate()
         output = process.communicate(timeout=20)[0]
     assert "LOCAL MODE" in output
+
+
+async def test_checkin_now_queues_and_delivers_this_weeks_cards(tmp_path):
+    """`planbot checkin --now`: one round now, cards delivered through the outbox."""
+
+    from bot.cli import checkin_now
+    from storage.db import make_engine, migrate, session_factory
+    from storage.models import ConversationRef, Person
+    from storage.people import link_lead
+    from tests.fakes.connector import start_connector
+
+    fake, server = await start_connector()
+    url = str(server.make_url("")).rstrip("/") + "/"
+    settings = sqlite_settings(tmp_path)
+    out = io.StringIO()
+    await import_file(settings, PLANS / "manchester-improvement-plan-2015-rag.txt",
+                      plan_name=None, dry_run=False, out=out)
+    engine = make_engine(settings.database_url)
+    await migrate(engine)
+    async with session_factory(engine)() as session, session.begin():
+        karen = Person(display_name="Karen Dolton", teams_user_id="29:k", aad_object_id="aad-k")
+        session.add(karen)
+        await session.flush()
+        reference = {"conversation": {"id": "a:karen", "conversationType": "personal"},
+                     "serviceUrl": url, "channelId": "msteams",
+                     "bot": {"id": "28:bot"}, "user": {"id": "29:k"}}
+        session.add(ConversationRef(conversation_id="a:karen", service_url=url,
+                                    reference_json=json.dumps(reference), person_id=karen.id))
+        await link_lead(session=session, lead="Karen Dolton", person=karen)
+    await engine.dispose()
+    try:
+        out = io.StringIO()
+        await checkin_now(settings, plan_name=None, wait=20, out=out)
+        text = out.getvalue()
+        assert "1 check-in cards queued (round started now)" in text
+        assert "not linked to a Teams user: " in text and "Geoff Little" in text
+        assert "All queued cards delivered." in text
+        assert [s.conversation_id for s in fake.sent] == ["a:karen"]
+        again = io.StringIO()
+        await checkin_now(settings, plan_name=None, wait=5, out=again)
+        assert "0 check-in cards queued" in again.getvalue() and len(fake.sent) == 1
+        with pytest.raises(Exception, match="no plan called"):
+            await checkin_now(settings, plan_name="Nowhere", wait=1, out=io.StringIO())
+    finally:
+        await server.close()

@@ -67,6 +67,7 @@ class FakeConnector:
 
     sent: list[Sent] = field(default_factory=list)  # accepted (2xx) requests only
     requests: list[Sent] = field(default_factory=list)  # every request, with its answer
+    roster: list[dict] = field(default_factory=list)  # team members for pagedmembers
     enforce_limits: bool = False
     clock: Callable[[], float] = time.monotonic
     error_rate: float = 0.0
@@ -85,6 +86,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{cid}/activities", self._send)
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._send)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._send)
+        app.router.add_get("/v3/conversations/{cid}/pagedmembers", self._members)
         return app
 
     def fail_next(self, status: int, retry_after: float | str | None = None, times: int = 1,
@@ -153,6 +155,14 @@ class FakeConnector:
         return web.json_response({"error": {"code": f"Fake{status}",
                                             "message": f"fake connector answered {status}"}},
                                  status=status, headers=headers)
+
+    async def _members(self, request: web.Request) -> web.Response:
+        """TeamsInfo.get_paged_members: the team roster set in `roster`, two per page."""
+        start = int(request.query.get("continuationToken") or 0)
+        page = self.roster[start:start + 2]
+        more = start + 2 < len(self.roster)
+        return web.json_response({"members": page,
+                                  "continuationToken": str(start + 2) if more else None})
 
     def statuses(self) -> list[int]:
         """What the fake answered to each request, in order (0 = dropped)."""

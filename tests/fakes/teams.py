@@ -98,3 +98,22 @@ def conversation_update_bot_added(service_url: str) -> dict:
     activity["channelData"].update({"eventType": "teamMemberAdded",
                                     "team": {"id": "19:abc123@thread.tacv2"}})
     return activity
+
+
+def team_installation(service_url: str) -> dict:
+    """The app was installed in a team (installationUpdate in the General channel)."""
+    activity = _base(service_url, {**CHANNEL, "id": "19:abc123@thread.tacv2"},
+                     type="installationUpdate", action="add")
+    activity["channelData"].update({
+        "team": {"id": "19:abc123@thread.tacv2", "name": "Children's Improvement Board",
+                 "aadGroupId": "0f0e0d0c-0b0a-4009-8008-070605040302"},
+        "channel": {"id": "19:abc123@thread.tacv2"}, "source": {"name": "message"}})
+    return activity
+
+
+def roster_member(name: str, number: int, email: str) -> dict:
+    """A team member as TeamsInfo.get_paged_members returns it."""
+    return {"id": f"29:1Member{number:04d}", "name": name, "givenName": name.split()[0],
+            "surname": name.split()[-1], "email": email, "userPrincipalName": email,
+            "aadObjectId": f"11111111-0000-4000-8000-{number:012d}", "tenantId": TENANT,
+            "userRole": "user"}
