@@ -51,8 +51,9 @@ async def _open_database(settings: Settings):
 
 
 async def import_file(settings: Settings, path: Path, *, plan_name: str | None,
-                      dry_run: bool, out=sys.stdout) -> None:
+                      dry_run: bool, out=None) -> None:
     """Read a plan file and store it (or only describe it, with dry_run)."""
+    out = out or sys.stdout
     from storage.db import session_factory, transaction
     from storage.importers.registry import describe, read_plan_file
     from storage.plans import save_draft
@@ -81,8 +82,9 @@ async def import_file(settings: Settings, path: Path, *, plan_name: str | None,
               f"file: {', '.join(report.not_in_file[:20])}", file=out)
 
 
-async def list_plans_cmd(settings: Settings, out=sys.stdout) -> None:
+async def list_plans_cmd(settings: Settings, out=None) -> None:
     """Print the plans in the database."""
+    out = out or sys.stdout
     from storage.db import session_factory
     from storage.plans import list_plans
 
@@ -99,9 +101,10 @@ async def list_plans_cmd(settings: Settings, out=sys.stdout) -> None:
 
 
 async def checkin_now(settings: Settings, *, plan_name: str | None, wait: float = 120.0,
-                      out=sys.stdout) -> None:
+                      out=None) -> None:
     """Start this week's round now (leads who already have this week's card are skipped) and
     deliver the queued cards."""
+    out = out or sys.stdout
     from sqlalchemy import select
 
     from bot.adapter import create_adapter
@@ -157,8 +160,66 @@ async def checkin_now(settings: Settings, *, plan_name: str | None, wait: float 
         await engine.dispose()
 
 
-async def outbox_cmd(settings: Settings, *, status: str | None, out=sys.stdout) -> None:
+async def schedule_cmd(settings: Settings, *, plan_name: str | None, changes: dict,
+                       out=None) -> None:
+    """Show (and change) when each plan's round, chasers and escalation happen."""
+    out = out or sys.stdout
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from sqlalchemy import select
+
+    from bot.schedule import occurrence, parse_slot, period_of, shift_period
+    from bot.scheduler import schedule_for
+    from storage.db import session_factory, transaction
+    from storage.models import Plan
+    from storage.plans import find_plan
+
+    for key in ("send_at", "first_chaser_at", "second_chaser_at", "escalate_at"):
+        if key in changes:
+            try:
+                changes[key] = str(parse_slot(changes[key]))
+            except ValueError as exc:
+                raise UserError(str(exc)) from exc
+    if "timezone" in changes:
+        try:
+            ZoneInfo(changes["timezone"])
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise UserError(f"unknown time zone {changes['timezone']!r}") from exc
+    engine = await _open_database(settings)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            if plan_name:
+                plan = await find_plan(session=session, name=plan_name)
+                if plan is None:
+                    raise UserError(f"no plan called {plan_name!r}; see `planbot plans`")
+                plans = [plan]
+            else:
+                plans = list((await session.execute(select(Plan).order_by(Plan.name))).scalars())
+            now = system_clock()
+            for plan in plans:
+                row = await schedule_for(session=session, plan=plan, timezone=settings.timezone)
+                for key, value in changes.items():
+                    setattr(row, key, value)
+                session.add(row)
+                period = period_of(now, row.timezone)
+                nxt = occurrence(parse_slot(row.send_at), period, row.timezone,
+                                 skip_bank_holidays=row.skip_bank_holidays)
+                if nxt <= now:
+                    nxt = occurrence(parse_slot(row.send_at), shift_period(period, 1),
+                                     row.timezone, skip_bank_holidays=row.skip_bank_holidays)
+                local = nxt.astimezone(ZoneInfo(row.timezone))
+                print(f"{plan.name}: {'on' if row.enabled else 'OFF'}; round {row.send_at}, "
+                      f"chasers {row.first_chaser_at} and {row.second_chaser_at}, owner told "
+                      f"{row.escalate_at} ({row.timezone}; bank holidays "
+                      f"{'skipped' if row.skip_bank_holidays else 'not skipped'}); "
+                      f"next round {local:%A %d %B %Y %H:%M}", file=out)
+    finally:
+        await engine.dispose()
+
+
+async def outbox_cmd(settings: Settings, *, status: str | None, out=None) -> None:
     """Print the outbox: what was sent, what is waiting, what failed and why."""
+    out = out or sys.stdout
     from storage.db import session_factory
     from storage.outbox import list_rows
 
@@ -237,6 +298,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="send this week's round now")
     checkin.add_argument("--plan", help="only this plan (default: every plan)")
 
+    schedule = commands.add_parser("schedule", help="show or change a plan's check-in schedule")
+    schedule.add_argument("--plan", help="only this plan (default: every plan)")
+    schedule.add_argument("--send", dest="send_at", help='round time, e.g. "MON 09:00"')
+    schedule.add_argument("--first-chaser", dest="first_chaser_at", help='e.g. "WED 12:00"')
+    schedule.add_argument("--second-chaser", dest="second_chaser_at", help='e.g. "THU 12:00"')
+    schedule.add_argument("--escalate", dest="escalate_at", help='owner told, e.g. "FRI 09:00"')
+    schedule.add_argument("--timezone", help="IANA zone, e.g. Europe/London")
+    schedule.add_argument("--bank-holidays", dest="skip_bank_holidays",
+                          choices=["skip", "keep"], help="skip England's bank holidays or not")
+    schedule.add_argument("--enabled", choices=["on", "off"], help="turn check-ins on or off")
+
     outbox = commands.add_parser("outbox", help="list proactive messages and their state")
     outbox.add_argument("--status", choices=["pending", "sending", "sent", "failed"])
 
@@ -262,6 +334,15 @@ def run(argv: list[str] | None = None) -> int:
                                     dry_run=args.dry_run))
         elif args.command == "checkin":
             asyncio.run(checkin_now(_settings(args), plan_name=args.plan))
+        elif args.command == "schedule":
+            changes = {key: getattr(args, key) for key in (
+                "send_at", "first_chaser_at", "second_chaser_at", "escalate_at", "timezone")
+                if getattr(args, key)}
+            if args.skip_bank_holidays:
+                changes["skip_bank_holidays"] = args.skip_bank_holidays == "skip"
+            if args.enabled:
+                changes["enabled"] = args.enabled == "on"
+            asyncio.run(schedule_cmd(_settings(args), plan_name=args.plan, changes=changes))
         elif args.command == "outbox":
             asyncio.run(outbox_cmd(_settings(args), status=args.status))
         elif args.command == "plans":
@@ -284,4 +365,5 @@ def main() -> None:
     """Console entry point."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     sys.exit(run())

@@ -150,3 +150,19 @@ async def test_checkin_now_queues_and_delivers_this_weeks_cards(tmp_path):
             await checkin_now(settings, plan_name="Nowhere", wait=1, out=io.StringIO())
     finally:
         await server.close()
+
+
+def test_schedule_is_shown_changed_and_checked(tmp_path, capsys):
+    db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 's.db'}"]
+    assert run([*db, "import", str(PLANS / "rochdale-improvement-notice-2014.txt")]) == 0
+    capsys.readouterr()
+    assert run([*db, "schedule"]) == 0
+    shown = capsys.readouterr().out
+    assert "round MON 09:00, chasers WED 12:00 and THU 12:00, owner told FRI 09:00" in shown
+    assert "(Europe/London; bank holidays skipped)" in shown and "next round Monday" in shown
+    assert run([*db, "schedule", "--send", "tue 10:30", "--bank-holidays", "keep"]) == 0
+    assert "round TUE 10:30" in capsys.readouterr().out
+    assert run([*db, "schedule", "--send", "someday"]) == 2
+    assert "not a weekly slot: 'someday'" in capsys.readouterr().err
+    assert run([*db, "schedule", "--timezone", "Mars/Olympus"]) == 2
+    assert "unknown time zone" in capsys.readouterr().err
