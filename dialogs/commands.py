@@ -15,7 +15,7 @@ from dialogs.checkin_submit import acting_person, is_admin
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router, normalise
 from storage.models import Action, Person, Plan
-from storage.people import lead_report, link_lead, linked_people
+from storage.people import lead_report, link_lead, linked_people, unlink_lead
 from storage.rules import Rag, parse_date, parse_rag, ref_key
 from storage.updates import record_update
 
@@ -171,6 +171,19 @@ async def link(turn: Turn, deps: Deps) -> Reply:
         return Reply(text=f"No action has the lead {match['lead']!r}; nothing was linked.")
     return Reply(text=f"Linked {match['lead']} to {people[0].display_name} on {count} "
                       "action lead(s).")
+
+
+@router.intent(r"unlink\s+.+")
+async def unlink(turn: Turn, deps: Deps) -> Reply:
+    """Admin: 'unlink SH' removes a wrong link (the lead goes back to unlinked)."""
+    lead = re.sub(r"^unlink\s+", "", normalise(turn.text), flags=re.I)
+    async with deps.sessions() as session, session.begin():
+        if not is_admin(await acting_person(session, turn), deps):
+            return Reply(text=ADMIN_ONLY)
+        count = await unlink_lead(session=session, lead=lead)
+    if count == 0:
+        return Reply(text=f"{lead!r} was not linked to anyone; nothing changed.")
+    return Reply(text=f"Unlinked {lead} on {count} action lead(s).")
 
 
 @router.intent(r"(who is|who's|list|show) (unlinked|not linked)( leads)?|suggest links")

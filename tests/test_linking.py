@@ -96,6 +96,10 @@ async def test_admin_sees_suggestions_and_confirms_one_on_the_card(bot, sessions
         url, "people.link", copley["data"], who=ADMIN))).json()
     assert "Linked D Copley to David Copley" in str(body["value"])
     assert await linked(sessions, "D Copley") == {"David Copley"}
+    await client.post("/api/messages", json=teams.personal_message(url, "unlink D Copley",
+                                                                    who=ADMIN))
+    assert fake.messages()[-1]["text"].startswith("Unlinked D Copley")
+    assert await linked(sessions, "D Copley") == {None}
 
 
 async def test_a_non_admin_cannot_link(bot, sessions):
