@@ -258,7 +258,8 @@ async def escalate(*, session: AsyncSession, round_id: int, now: datetime, tz: s
     plan = await session.get(Plan, round_.plan_id)
     rows = (await session.execute(select(Checkin, Person).join(
         Person, Person.id == Checkin.person_id).where(Checkin.round_id == round_id))).all()
-    missing = [(person.display_name, len([a for a in checkin.action_ids.split(",") if a]))
+    open_by_person = await _open_actions_by_person(session, plan.id)
+    missing = [(person.display_name, len(open_by_person.get(person.id, [])))
                for checkin, person in rows if checkin.status != "answered"]
     answered = sum(1 for checkin, _ in rows if checkin.status == "answered")
     owner_conversation = (await personal_conversation(session, plan.owner_person_id)

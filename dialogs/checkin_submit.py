@@ -54,10 +54,10 @@ def update_key(checkin_id: int, answer: ActionAnswer) -> str:
 
 
 def _changed(answer: ActionAnswer, action: Action) -> bool:
-    if answer.no_change:
-        return False
-    return bool(answer.progress or answer.evidence or answer.blockers
-                or (answer.rag and answer.rag != action.rag))
+    """True when the answer says something new; "No change" with a note still keeps the note."""
+    if answer.progress or answer.evidence or answer.blockers:
+        return True
+    return not answer.no_change and bool(answer.rag and answer.rag != action.rag)
 
 
 async def _context(session: AsyncSession, checkin: Checkin):
@@ -86,10 +86,11 @@ async def _store(session: AsyncSession, checkin: Checkin, answer: ActionAnswer, 
         StatusUpdate.idempotency_key == key))
     if exists.scalar() is not None:
         return  # the same answer was stored already (double click or Teams retry)
+    rag = (action.rag if answer.no_change else answer.rag) or action.rag
     try:
         async with session.begin_nested():
             await record_update(session=session, action=action, source="card", at=now,
-                                rag=answer.rag or action.rag, progress=answer.progress,
+                                rag=rag, progress=answer.progress,
                                 evidence=answer.evidence, blockers=answer.blockers,
                                 by_name=actor.display_name, by_person_id=actor.id,
                                 idempotency_key=key)
@@ -117,7 +118,7 @@ async def recorded_view(session: AsyncSession, checkin: Checkin, plan: Plan, lea
             blockers=stored.blockers if stored else None))
     by = next((u.by_name for u in updates.values() if u.by_name), None)
     return RecordedView(lead_name=lead.display_name, plan_name=plan.name, period_label=label,
-                        recorded_at_label=f"{when:%d %B %Y at %H:%M}" if when else "",
+                        recorded_at_label=f"{when.day} {when:%B %Y at %H:%M}" if when else "",
                         actions=items, by_name=by)
 
 

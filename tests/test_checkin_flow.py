@@ -176,6 +176,17 @@ async def test_action_execute_stores_history_and_replaces_the_card(world):
     assert len(await world.updates()) == 1
 
 
+async def test_no_change_with_a_note_keeps_the_rag_and_the_note(world):
+    card = await karen_card(world)
+    a3, a4 = await first_action_id(world, "3a"), await first_action_id(world, "4a")
+    data = answers(card, {f"nochange_{a3}": "true", f"rag_{a3}": "green",
+                          f"progress_{a3}": "Waiting for the audit", f"nochange_{a4}": "true"})
+    await world.post(teams.card_execute(world.url, "checkin.submit", data))
+    [update] = await world.updates()  # 4a said nothing new: no row for it
+    assert (update.action_id, update.rag, update.progress) == (a3, "red",
+                                                               "Waiting for the audit")
+
+
 async def test_action_submit_updates_the_card_in_place(world):
     card = await karen_card(world)
     sent_id = (await world.checkin_of("Karen Dolton")).card_activity_id
