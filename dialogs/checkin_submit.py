@@ -60,6 +60,14 @@ def _changed(answer: ActionAnswer, action: Action) -> bool:
     return not answer.no_change and bool(answer.rag and answer.rag != action.rag)
 
 
+async def checkin_by_token(session: AsyncSession, data: dict) -> Checkin | None:
+    """The Checkin a card's data names by its opaque token (None for a stale or forged one)."""
+    token = data.get("token")
+    if not isinstance(token, str) or not token or len(token) > 64:
+        return None
+    return (await session.execute(select(Checkin).where(Checkin.token == token))).scalar()
+
+
 async def _context(session: AsyncSession, checkin: Checkin):
     round_ = await session.get(CheckinRound, checkin.round_id)
     plan = await session.get(Plan, round_.plan_id)
@@ -140,9 +148,7 @@ async def submit(turn: Turn, deps: Deps) -> Reply:
     now = deps.clock()
     today = now.astimezone(ZoneInfo(deps.timezone)).date()
     async with deps.sessions() as session, session.begin():
-        token = data.get("token") if isinstance(data.get("token"), str) else None
-        checkin = (await session.execute(select(Checkin).where(Checkin.token == token))
-                   ).scalar() if token else None
+        checkin = await checkin_by_token(session, data)
         if checkin is None:
             return Reply(text=OUT_OF_DATE)
         round_, plan, lead = await _context(session, checkin)
@@ -183,12 +189,9 @@ async def submit(turn: Turn, deps: Deps) -> Reply:
 @router.verb("checkin.refresh")
 async def refresh(turn: Turn, deps: Deps) -> Reply:
     """Teams asks for the card's current state: the recorded card once answered."""
-    data = turn.value or {}
-    token = data.get("token") if isinstance(data.get("token"), str) else None
     now = deps.clock()
     async with deps.sessions() as session:
-        checkin = (await session.execute(select(Checkin).where(Checkin.token == token))
-                   ).scalar() if token else None
+        checkin = await checkin_by_token(session, turn.value or {})
         if checkin is None:
             return Reply(text=OUT_OF_DATE)
         round_, plan, lead = await _context(session, checkin)

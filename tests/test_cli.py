@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import import_file, run
+from bot.cli import run
+from bot.cli_commands import import_file
 from bot.config import Settings
 from tests.truthcheck import PLANS
 
@@ -110,7 +111,7 @@ def test_demo_command_serves_a_real_plan(tmp_path):
 async def test_checkin_now_queues_and_delivers_this_weeks_cards(tmp_path):
     """`planbot checkin --now`: one round now, cards delivered through the outbox."""
 
-    from bot.cli import checkin_now
+    from bot.cli_commands import checkin_now
     from storage.db import make_engine, migrate, session_factory
     from storage.models import ConversationRef, Person
     from storage.people import link_lead

@@ -1,0 +1,233 @@
+"""The bodies of the `planbot` commands (bot/cli.py parses the command line)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import Settings
+from dialogs.context import system_clock
+
+log = logging.getLogger("planbot")
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed without a traceback, exit code 2."""
+
+
+async def plans_named(session, plan_name: str | None) -> list:
+    """The plan called `plan_name`, or every plan; a UserError when there is no such plan."""
+    from sqlalchemy import select
+
+    from storage.models import Plan
+    from storage.plans import find_plan
+
+    if plan_name:
+        plan = await find_plan(session=session, name=plan_name)
+        if plan is None:
+            raise UserError(f"no plan called {plan_name!r}; see `planbot plans`")
+        return [plan]
+    return list((await session.execute(select(Plan).order_by(Plan.name))).scalars())
+
+
+async def open_database(settings: Settings):
+    """An engine on the configured database with the schema migrated; UserError if it fails."""
+    from storage.db import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+    except Exception as exc:
+        await engine.dispose()
+        raise UserError(f"cannot open the database {settings.database_url!r}: {exc}") from exc
+    return engine
+
+
+async def import_file(settings: Settings, path: Path, *, plan_name: str | None,
+                      dry_run: bool, out=None) -> None:
+    """Read a plan file and store it (or only describe it, with dry_run)."""
+    out = out or sys.stdout
+    from storage.db import session_factory, transaction
+    from storage.importers.registry import describe, read_plan_file
+    from storage.plans import save_draft
+
+    print(f"Reading {path} ...", file=out, flush=True)
+    draft = read_plan_file(path, name=plan_name)
+    print(describe(draft), file=out, flush=True)
+    if dry_run:
+        print("Dry run: nothing was saved.", file=out)
+        return
+    engine = await open_database(settings)
+    try:
+        count = len(draft.all_actions())
+        print(f"Saving {count} actions to the database ...", file=out, flush=True)
+        async with transaction(session_factory(engine)) as session:
+            report = await save_draft(session=session, draft=draft, now=system_clock())
+    finally:
+        await engine.dispose()
+    created, updated = report.created, report.updated
+    print(f"Saved plan '{report.plan.name}' (key: {report.plan.slug}): "
+          f"{created['actions']} actions added, {updated['actions']} changed, "
+          f"{count - created['actions'] - updated['actions']} unchanged; "
+          f"{report.updates_added} status updates recorded.", file=out)
+    if report.not_in_file:
+        print(f"Kept {len(report.not_in_file)} actions that are in the database but not in this "
+              f"file: {', '.join(report.not_in_file[:20])}", file=out)
+
+
+async def list_plans_cmd(settings: Settings, out=None) -> None:
+    """Print the plans in the database."""
+    out = out or sys.stdout
+    from storage.db import session_factory
+    from storage.plans import list_plans
+
+    engine = await open_database(settings)
+    try:
+        async with session_factory(engine)() as session:
+            plans = await list_plans(session=session)
+    finally:
+        await engine.dispose()
+    if not plans:
+        print("No plans yet. Import one with: planbot import FILE", file=out)
+    for plan, count in plans:
+        print(f"{plan.slug}\t{plan.name}\t{count} actions", file=out)
+
+
+async def checkin_now(settings: Settings, *, plan_name: str | None, wait: float = 120.0,
+                      out=None) -> None:
+    """Start this week's round now (leads who already have this week's card are skipped) and
+    deliver the queued cards."""
+    out = out or sys.stdout
+
+    from bot.adapter import create_adapter
+    from bot.proactive import BotDelivery
+    from bot.schedule import period_of
+    from bot.sender import Sender
+    from dialogs.checkin import start_round
+    from storage.db import session_factory, transaction
+    from storage.outbox import pending_count
+
+    engine = await open_database(settings)
+    sessions = session_factory(engine)
+    try:
+        now = system_clock()
+        async with transaction(sessions) as session:
+            for plan in await plans_named(session, plan_name):
+                report = await start_round(session=session, plan=plan, now=now,
+                                           period=period_of(now, settings.timezone),
+                                           tz=settings.timezone)
+                print(f"{plan.name}: {len(report.queued)} check-in cards queued"
+                      f"{' (round started now)' if report.created else ''}", file=out)
+                for label, names in (("not reachable (never talked to the bot)",
+                                      report.unreachable), ("away, no delegate", report.away),
+                                     ("not linked to a Teams user", report.unlinked)):
+                    if names:
+                        print(f"  {label}: {', '.join(names[:30])}"
+                              + (f" and {len(names) - 30} more" if len(names) > 30 else ""),
+                              file=out)
+        sender = Sender(sessions, BotDelivery(create_adapter(settings), settings,
+                                              clock=system_clock), system_clock)
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            sent = await sender.drain_once()
+            async with sessions() as session:
+                left = await pending_count(session=session)
+            if left == 0 or asyncio.get_running_loop().time() > deadline:
+                break
+            if sent == 0:
+                await asyncio.sleep(0.5)
+        print("All queued cards delivered." if left == 0 else
+              f"{left} cards are still queued (retrying); the running bot delivers them.",
+              file=out)
+    finally:
+        await engine.dispose()
+
+
+async def schedule_cmd(settings: Settings, *, plan_name: str | None, changes: dict,
+                       out=None) -> None:
+    """Show (and change) when each plan's round, chasers and escalation happen."""
+    out = out or sys.stdout
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from bot.schedule import occurrence, parse_slot, period_of, shift_period
+    from bot.scheduler import schedule_for
+    from storage.db import session_factory, transaction
+
+    for key in ("send_at", "first_chaser_at", "second_chaser_at", "escalate_at"):
+        if key in changes:
+            try:
+                changes[key] = str(parse_slot(changes[key]))
+            except ValueError as exc:
+                raise UserError(str(exc)) from exc
+    if "timezone" in changes:
+        try:
+            ZoneInfo(changes["timezone"])
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise UserError(f"unknown time zone {changes['timezone']!r}") from exc
+    engine = await open_database(settings)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            now = system_clock()
+            for plan in await plans_named(session, plan_name):
+                row = await schedule_for(session=session, plan=plan, timezone=settings.timezone)
+                for key, value in changes.items():
+                    setattr(row, key, value)
+                session.add(row)
+                period = period_of(now, row.timezone)
+                nxt = occurrence(parse_slot(row.send_at), period, row.timezone,
+                                 skip_bank_holidays=row.skip_bank_holidays)
+                if nxt <= now:
+                    nxt = occurrence(parse_slot(row.send_at), shift_period(period, 1),
+                                     row.timezone, skip_bank_holidays=row.skip_bank_holidays)
+                local = nxt.astimezone(ZoneInfo(row.timezone))
+                print(f"{plan.name}: {'on' if row.enabled else 'OFF'}; round {row.send_at}, "
+                      f"chasers {row.first_chaser_at} and {row.second_chaser_at}, owner told "
+                      f"{row.escalate_at} ({row.timezone}; bank holidays "
+                      f"{'skipped' if row.skip_bank_holidays else 'not skipped'}); "
+                      f"next round {local:%A %d %B %Y %H:%M}", file=out)
+    finally:
+        await engine.dispose()
+
+
+async def outbox_cmd(settings: Settings, *, status: str | None, out=None) -> None:
+    """Print the outbox: what was sent, what is waiting, what failed and why."""
+    out = out or sys.stdout
+    from storage.db import session_factory
+    from storage.outbox import list_rows
+
+    engine = await open_database(settings)
+    try:
+        async with session_factory(engine)() as session:
+            rows = await list_rows(session=session, status=status, limit=200)
+    finally:
+        await engine.dispose()
+    if not rows:
+        print("The outbox is empty" + (f" for status {status!r}." if status else "."), file=out)
+    for row in rows:
+        print(f"{row.id}\t{row.status}\t{row.kind}\t{row.conversation_id[:40]}\t"
+              f"attempts {row.attempts}\t{row.last_error or ''}", file=out)
+
+
+async def serve(settings: Settings, *, demo_plan: Path | None = None) -> None:
+    """Run the bot until interrupted."""
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    if demo_plan is not None:
+        await import_file(settings, demo_plan, plan_name=None, dry_run=False)
+    engine = await open_database(settings)
+    app = create_app(settings, engine, background=True)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    log.info("planbot listening on http://%s:%s/api/messages (health: /healthz)",
+             settings.host, settings.port)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+        await engine.dispose()
