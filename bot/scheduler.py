@@ -10,6 +10,7 @@ import asyncio
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.schedule import due_jobs
@@ -24,12 +25,16 @@ FLAGS = {"chaser1": "first_chaser_done", "chaser2": "second_chaser_done",
 
 async def schedule_for(*, session: AsyncSession, plan: Plan, timezone: str) -> CheckinSchedule:
     """The plan's schedule, created with the defaults (Monday 09:00 Europe/London) if missing."""
-    row = (await session.execute(select(CheckinSchedule).where(
-        CheckinSchedule.plan_id == plan.id))).scalar_one_or_none()
-    if row is None:
-        row = CheckinSchedule(plan_id=plan.id, timezone=timezone)
-        session.add(row)
-        await session.flush()
+    statement = select(CheckinSchedule).where(CheckinSchedule.plan_id == plan.id)
+    row = (await session.execute(statement)).scalar_one_or_none()
+    if row is not None:
+        return row
+    try:
+        async with session.begin_nested():
+            row = CheckinSchedule(plan_id=plan.id, timezone=timezone)
+            session.add(row)
+    except IntegrityError:  # another replica created it at the same moment
+        row = (await session.execute(statement)).scalar_one()
     return row
 
 
@@ -75,7 +80,9 @@ class Scheduler:
                 if job.kind == "round":
                     report = await start_round(session=session, plan=plan, period=job.period,
                                                now=now, tz=tz)
-                    done.append(f"{plan.slug}: round {job.period}, {len(report.queued)} cards")
+                    if report.created:
+                        done.append(f"{plan.slug}: round {job.period}, "
+                                    f"{len(report.queued)} cards")
                     continue
                 round_id = (await session.execute(select(CheckinRound.id).where(
                     CheckinRound.plan_id == plan_id, CheckinRound.period == job.period))).scalar()
@@ -83,7 +90,10 @@ class Scheduler:
                                                             flag=FLAGS[job.kind]):
                     continue
                 if job.kind == "escalate":
-                    await escalate(session=session, round_id=round_id, now=now, tz=tz)
+                    if not await escalate(session=session, round_id=round_id, now=now, tz=tz):
+                        done.append(f"{plan.slug}: escalate {job.period} skipped: the plan has "
+                                    "no owner the bot can reach ('make me plan owner')")
+                        continue
                 else:
                     await chase(session=session, round_id=round_id, now=now, tz=tz,
                                 number=1 if job.kind == "chaser1" else 2)
