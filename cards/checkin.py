@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel
 
-from cards.common import RAG_COLOURS, card, heading, text
+from cards.common import (
+    RAG_COLOURS,
+    card,
+    command,
+    cut,
+    cut_words,
+    heading,
+    keep_together,
+    rag_word,
+    text,
+)
 
 RagValue = Literal["red", "amber", "green", "blue"]
+ErrorField = Literal["rag", "progress", "evidence", "blockers", "nochange"]
 
 MAX_ACTIONS = 15  # actions on one check-in card; the rest come the week after
 MAX_CARD_KB = 80.0  # Teams advises at most ~80 KB (UTF-16) per card
 PROGRESS_MAX, NOTE_MAX, TITLE_MAX = 4000, 2000, 300  # NOTE_MAX: evidence and blockers
-MAX_SUGGESTIONS, MAX_UNMATCHED, MAX_MISSING = 20, 30, 50
-RAG_CHOICES = [{"title": value.title(), "value": value} for value in RAG_COLOURS]
+TITLE_SHOWN, NOTE_SHOWN, DUE_SHOWN = 56, 64, 40  # the check-in card cuts these at a word
+MAX_SUGGESTIONS, MAX_UNMATCHED, MAX_MISSING, MAX_CANDIDATES = 20, 30, 50, 5
+RAG_CHOICES = [{"title": rag_word(value), "value": value} for value in RAG_COLOURS]
 SUBMIT_VERB = "checkin.submit"
+LINK_VERB = "people.link"
+LIKELY = 90  # a suggested link at or above this confidence is "likely", below it "possible"
 
 
 class CheckinActionView(BaseModel):
@@ -29,6 +44,7 @@ class CheckinActionView(BaseModel):
     theme: str | None = None
     due_text: str | None = None
     due_date: date | None = None
+    due_label: str | None = None  # shown as is; by default due_text, plus the parsed day
     overdue: bool = False
     last_rag: RagValue | None = None
     last_progress: str | None = None
@@ -46,6 +62,9 @@ class CheckinView(BaseModel):
     user_mri: str | None = None
     banner: str | None = None
     errors: dict[int, str] = {}
+    # Which input each error is about, so it is shown under that input; guessed from the
+    # message ("Blue means…" and "Evidence…" go under Evidence) when not given.
+    error_fields: dict[int, ErrorField] = {}
     values: dict[str, str] = {}
     not_shown: int = 0  # the lead's other open actions, left for later weeks
 
@@ -81,6 +100,7 @@ class MissingView(BaseModel):
     missing: list[tuple[str, int]]
     answered: int
     total: int
+    reminder_days: list[str] = []  # e.g. ["Wednesday", "Thursday"]: when the chasers went
 
 
 class LinkSuggestionView(BaseModel):
@@ -88,11 +108,8 @@ class LinkSuggestionView(BaseModel):
 
     items: list[tuple[str, str | None, int]]
     unmatched: list[str] = []
-
-
-def cut(value: str, limit: int) -> str:
-    """`value` cut to at most `limit` characters, ending in "…" when cut."""
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+    ambiguous: list[tuple[str, list[str]]] = []  # a lead and the Teams users who match it equally
+    counts: dict[str, int] = {}  # a lead's number of actions in the plan
 
 
 def card_kb(content: dict) -> float:
@@ -108,11 +125,8 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def _rag_line(label: str, rag: str | None) -> dict:
-    if rag is None or rag.lower() not in RAG_COLOURS:
-        return text(f"{label}: not given", isSubtle=True, spacing="Small")
-    return text(f"{label}: {rag.title()}", color=RAG_COLOURS[rag.lower()], weight="Bolder",
-                spacing="Small")
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _execute(title: str, verb: str, data: dict, **extra) -> dict:
@@ -121,75 +135,186 @@ def _execute(title: str, verb: str, data: dict, **extra) -> dict:
             "fallback": {"type": "Action.Submit", "title": title, "data": {"verb": verb, **data}}}
 
 
-def _due_line(action: CheckinActionView) -> dict:
-    written = action.due_text or (_day(action.due_date) if action.due_date else None)
-    if written is None:
-        return text("Due: no date set", isSubtle=True, spacing="Small")
+def _run(value: str, **style) -> dict:
+    return {"type": "TextRun", "text": value, **style}
+
+
+# --- the check-in card ----------------------------------------------------------------------
+
+def _same_day(written: str, day: date) -> bool:
+    """True when the due text as written already says the parsed day ("31 Jan 2015")."""
+    plain = " ".join(written.lower().replace(",", " ").split())
+    spelled = {f"{day.day} {day:%b %Y}", f"{day.day} {day:%B %Y}", f"{day:%d %b %Y}",
+               f"{day:%d %B %Y}", f"{day.day}/{day.month}/{day.year}", f"{day:%d/%m/%Y}",
+               f"{day:%d/%m/%y}", f"{day:%Y-%m-%d}", f"{day.day}.{day.month}.{day.year}",
+               f"{day:%d.%m.%Y}"}
+    return plain in {value.lower() for value in spelled}
+
+
+def due_label(action: CheckinActionView) -> str | None:
+    """The due date as written, with the day it was read as when that says something more:
+    "Jan-15 (31 Jan 2015)"."""
+    if action.due_label:
+        return cut_words(action.due_label, 2 * DUE_SHOWN)
+    written = cut_words(action.due_text, DUE_SHOWN) if action.due_text else None
+    if action.due_date is None:
+        return written or None
+    parsed = _day(action.due_date)
+    if not written:
+        return parsed
+    return written if _same_day(written, action.due_date) else f"{written} ({parsed})"
+
+
+def _facts(action: CheckinActionView) -> dict:
+    """One line: due, overdue, last RAG and when it was last updated."""
+    due = due_label(action)
+    runs = [_run(f"Due {keep_together(due)}" if due else "No due date")]
     if action.overdue:
-        return text(f"Due: {cut(written, 100)} · Overdue", color="Attention", weight="Bolder",
-                    spacing="Small")
-    return text(f"Due: {cut(written, 100)}", spacing="Small")
+        runs += [_run(" · "), _run("Overdue", color="Attention", weight="Bolder")]
+    last = rag_word(action.last_rag)
+    when = keep_together(_day(action.last_update_at)) if action.last_update_at else None
+    if last:
+        runs.append(_run(f" · Last RAG {last}" + (f", {when}" if when else "")))
+    elif when:
+        runs.append(_run(f" · Last update {when}"))
+    else:
+        runs.append(_run(" · No update yet"))
+    return {"type": "RichTextBlock", "inlines": runs, "spacing": "Small"}
 
 
-def _last_lines(action: CheckinActionView) -> list[dict]:
-    if action.last_rag is None and not action.last_progress:
-        return [text("No update recorded yet.", isSubtle=True, spacing="Small")]
-    lines = [_rag_line("Last RAG", action.last_rag)]
-    if action.last_progress:
-        when = f" ({_day(action.last_update_at)})" if action.last_update_at else ""
-        lines.append(text(f"Last note{when}: {cut(action.last_progress, 300)}", isSubtle=True,
-                          spacing="Small"))
-    return lines
+def _error(message: str) -> dict:
+    return text(cut(message, 500), color="Attention", weight="Bolder", spacing="Small")
 
 
-def _inputs(action: CheckinActionView, values: dict[str, str]) -> list[dict]:
+def _without_ref(message: str, ref: str) -> str:
+    """The message without the "3a: " dialogs put in front (the card shows it under 3a)."""
+    return message[len(ref) + 1:].lstrip() if message.startswith(f"{ref}:") else message
+
+
+_FIELD_OF_MESSAGE = (("blue means", "evidence"), ("evidence", "evidence"),
+                     ("blockers", "blockers"), ("progress", "progress"), ("rag", "rag"),
+                     ("no change", "nochange"))
+
+
+def _error_of(view: CheckinView, action: CheckinActionView) -> tuple[str | None, str] | None:
+    """(the input it is about or None, the message) for this action's error, if any."""
+    message = view.errors.get(action.action_id)
+    if not message:
+        return None
+    message = _without_ref(message.strip(), action.ref)
+    field = view.error_fields.get(action.action_id) or next(
+        (field for start, field in _FIELD_OF_MESSAGE if message.lower().startswith(start)), None)
+    return field, message
+
+
+def _choice(action: CheckinActionView, values: dict[str, str]) -> dict:
     key = action.action_id
     rag = values.get(f"rag_{key}", action.last_rag or "").strip().lower()
     choice = {"type": "Input.ChoiceSet", "id": f"rag_{key}", "label": "RAG this week",
-              "style": "compact", "placeholder": "Choose a rating", "choices": RAG_CHOICES}
+              "style": "compact", "placeholder": "Choose", "choices": RAG_CHOICES}
     if rag in RAG_COLOURS:
         choice["value"] = rag
-    no_change = values.get(f"nochange_{key}", "false").strip().lower()
-    return [
-        choice,
-        {"type": "Input.Text", "id": f"progress_{key}", "label": "Progress this week",
-         "isMultiline": True, "maxLength": PROGRESS_MAX,
-         "value": values.get(f"progress_{key}", "")[:PROGRESS_MAX]},
-        {"type": "Input.Text", "id": f"evidence_{key}", "label": "Evidence (text or link)",
-         "maxLength": NOTE_MAX, "value": values.get(f"evidence_{key}", "")[:NOTE_MAX]},
-        {"type": "Input.Text", "id": f"blockers_{key}", "label": "Blockers or help needed",
-         "maxLength": NOTE_MAX, "value": values.get(f"blockers_{key}", "")[:NOTE_MAX]},
-        {"type": "Input.Toggle", "id": f"nochange_{key}", "title": "No change this week",
-         "valueOn": "true", "valueOff": "false",
-         "value": "true" if no_change == "true" else "false"},
-    ]
+    return choice
+
+
+def _toggle(action: CheckinActionView, values: dict[str, str]) -> dict:
+    on = values.get(f"nochange_{action.action_id}", "false").strip().lower() == "true"
+    return {"type": "Input.Toggle", "id": f"nochange_{action.action_id}",
+            "title": "No change this week", "valueOn": "true", "valueOff": "false",
+            "value": "true" if on else "false"}
+
+
+def _note_input(kind: str, key: int, label: str, limit: int, values: dict[str, str],
+                **extra) -> dict:
+    return {"type": "Input.Text", "id": f"{kind}_{key}", "label": label, "isMultiline": True,
+            "maxLength": limit, "value": values.get(f"{kind}_{key}", "")[:limit], **extra}
+
+
+def _expanded(view: CheckinView, action: CheckinActionView, field: str | None,
+              has_error: bool) -> bool:
+    """Evidence and blockers are shown at once when they hold an answer or an error is there."""
+    key = action.action_id
+    return (has_error and field in (None, "evidence", "blockers")) or any(
+        view.values.get(f"{kind}_{key}", "").strip() for kind in ("evidence", "blockers"))
 
 
 def _action_block(action: CheckinActionView, view: CheckinView) -> dict:
-    items = [text(f"{action.ref} {cut(action.title, TITLE_MAX)}", weight="Bolder")]
+    key, values = action.action_id, view.values
+    error = _error_of(view, action)
+    field, message = error if error else (None, "")
+
+    def after(name: str | None) -> list[dict]:
+        return [_error(message)] if error and field == name else []
+
+    items = [text(f"{action.ref} · {cut_words(action.title, TITLE_SHOWN)}", size="Large",
+                  weight="Bolder")]
     if action.theme:
-        items.append(text(cut(action.theme, 200), isSubtle=True, spacing="None"))
-    items += [_due_line(action), *_last_lines(action)]
-    if action.action_id in view.errors:
-        items.append(text(cut(view.errors[action.action_id], 500), color="Attention",
-                          weight="Bolder"))
-    items += _inputs(action, view.values)
+        items.append(text(cut_words(action.theme, 120), isSubtle=True, spacing="None"))
+    items.append(_facts(action))
+    if action.last_progress:
+        items.append(text(f"Last note: {cut_words(action.last_progress, NOTE_SHOWN)}",
+                          isSubtle=True, spacing="Small"))
+    if error and field not in ("rag", "nochange", "progress", "evidence", "blockers"):
+        items.append(_error(message))
+    expanded = _expanded(view, action, field, error is not None)
+    beside = [_toggle(action, values)]
+    if not expanded:  # under the toggle, level with the RAG choice: no extra row
+        beside.append({"type": "ActionSet", "spacing": "Small", "actions": [
+            {"type": "Action.ToggleVisibility", "title": "Add evidence or blockers",
+             "targetElements": [f"more_{key}"]}]})
+    items.append({"type": "ColumnSet", "spacing": "Default", "columns": [
+        {"type": "Column", "width": "stretch", "items": [_choice(action, values)]},
+        {"type": "Column", "width": "stretch", "items": beside}]})
+    items += after("rag") + after("nochange")
+    items.append(_note_input("progress", key, "Progress this week", PROGRESS_MAX, values,
+                             placeholder="What has moved since the last update?",
+                             spacing="Small"))
+    items += after("progress")
+    more = [_note_input("evidence", key, "Evidence (a link, document or report)", NOTE_MAX,
+                        values), *after("evidence"),
+            _note_input("blockers", key, "Blockers or help needed", NOTE_MAX, values),
+            *after("blockers")]
+    items.append({"type": "Container", "id": f"more_{key}", "isVisible": expanded,
+                  "spacing": "Small", "items": more})
     return {"type": "Container", "separator": True, "spacing": "Large", "items": items}
 
 
+def _error_banner(view: CheckinView) -> str | None:
+    """"Nothing was saved: 23b needs evidence for Blue." naming the actions at fault."""
+    blue, other = [], []
+    for action in view.actions:
+        error = _error_of(view, action)
+        if error is not None:
+            (blue if error[1].lower().startswith("blue means") else other).append(action.ref)
+    if not blue and not other:
+        return view.banner
+    parts = []
+    if blue:
+        parts.append(f"{_and(blue)} {'needs' if len(blue) == 1 else 'need'} evidence for Blue")
+    if other:
+        parts.append(("also check " if blue else "please check ") + f"{_and(other)} below")
+    banner = f"Nothing was saved: {'; '.join(parts)}."
+    extra = re.sub(r"^nothing was saved( yet)?:\s*", "", (view.banner or "").strip(),
+                   flags=re.IGNORECASE)
+    if extra and not re.fullmatch(r"please fix the .*marked below\.?", extra, re.IGNORECASE):
+        banner += f" {extra}"
+    return banner
+
+
 def _checkin_header(view: CheckinView) -> list[dict]:
-    body = [heading(f"Weekly check-in: {view.plan_name}"),
-            text(f"{view.lead_name} · {view.period_label}", isSubtle=True, spacing="None")]
-    if view.banner:
-        body.append(text(cut(view.banner, 500), weight="Bolder",
-                         color="Attention" if view.errors else "Warning"))
+    body = [heading("Weekly check-in", size="ExtraLarge"),
+            text(f"{view.plan_name} · {keep_together(view.lead_name)} · "
+                 f"{keep_together(view.period_label)}", isSubtle=True, spacing="None")]
+    banner = _error_banner(view) if view.errors else view.banner
+    if banner:
+        body.append(text(cut(banner, 500), weight="Bolder", spacing="Medium",
+                         color="Attention" if view.errors else "Accent"))
     if not view.actions:
         body.append(text("You have no open actions this week. Nothing to do, thank you."))
         return body
-    body += [text("For each action choose this week's RAG and say what has moved, or tick "
-                  "\"No change this week\". Then press Send once at the end."),
-             text("Blue means achieved and evidenced: a Blue rating needs evidence (a document, "
-                  "link or report).", isSubtle=True, spacing="Small")]
+    body.append(text("For each action choose this week's RAG and say what has moved, or tick "
+                     "“No change this week”. Blue means achieved and evidenced, so it needs "
+                     "evidence. Press Send once, at the end.", isSubtle=True))
     return body
 
 
@@ -199,12 +324,15 @@ def _checkin_body(view: CheckinView, shown: int) -> dict:
     rest = len(view.actions) - shown
     if rest > 0:
         later = "did not fit with your answers" if view.values else "will come next week"
-        body.append(text(f"{_plural(rest, 'more action')} {later}.", isSubtle=True, separator=True))
+        body.append(text(f"{_plural(rest, 'more action')} {later}.", isSubtle=True,
+                         separator=True, spacing="ExtraLarge"))
     if view.not_shown:
-        body.append(text(f"You lead {_plural(view.not_shown, 'more open action')} that will "
-                         "come on the next weeks' cards; to update one now, write for example: "
-                         "update 2.4 amber: audit booked for March", isSubtle=True,
-                         separator=True))
+        example = view.actions[0].ref if view.actions else "2.4"
+        body += [text(f"You lead {_plural(view.not_shown, 'more open action')}; they come on the "
+                      "next weeks' cards. To update any action now, send me for example:",
+                      isSubtle=True, separator=True,
+                      spacing="Medium" if rest > 0 else "ExtraLarge"),
+                 command(f"update {example} amber: what has moved")]
     actions = None
     if view.actions:
         actions = [_execute("Send check-in", SUBMIT_VERB, {"token": view.token},
@@ -227,11 +355,15 @@ def checkin_card(view: CheckinView) -> dict:
     return result
 
 
+# --- the receipt ----------------------------------------------------------------------------
+
 def _recorded_block(action: RecordedActionView) -> dict:
-    items = [text(f"{action.ref} {cut(action.title, TITLE_MAX)}", weight="Bolder"),
-             _rag_line("RAG", action.rag)]
+    rag = rag_word(action.rag)
+    status = [f"RAG {rag}" if rag else "RAG not given"]
     if action.no_change:
-        items.append(text("No change this week", isSubtle=True, spacing="Small"))
+        status.append("No change this week")
+    items = [text(f"{action.ref} · {cut_words(action.title, 90)}", weight="Bolder"),
+             text(" · ".join(status), spacing="Small")]
     facts = [{"title": title, "value": cut(value, limit)} for title, value, limit in (
         ("Progress", action.progress, 600), ("Evidence", action.evidence, 300),
         ("Blockers", action.blockers, 300)) if value]
@@ -242,61 +374,113 @@ def _recorded_block(action: RecordedActionView) -> dict:
 
 def recorded_card(view: RecordedView) -> dict:
     """Build the read-only receipt of a check-in: what was stored per action."""
-    by = f" by {view.by_name}" if view.by_name else ""
+    by = f" by {view.by_name}" if view.by_name and view.by_name != view.lead_name else ""
+    when = f" {view.recorded_at_label.strip()}" if view.recorded_at_label.strip() else ""
     body = [heading("Recorded — thank you"),
-            text(f"{view.plan_name} · {view.lead_name} · {view.period_label}", isSubtle=True,
-                 spacing="None"),
-            text(f"Recorded {view.recorded_at_label}{by}.", spacing="Small")]
+            text(f"{view.plan_name} · {keep_together(view.lead_name)} · "
+                 f"{keep_together(view.period_label)}", isSubtle=True, spacing="None"),
+            text(f"Recorded{when}{by}.", spacing="Small")]
     if not view.actions:
         body.append(text("Nothing was recorded for any action.", isSubtle=True))
+        return card(body)
     body += [_recorded_block(action) for action in view.actions]
+    first = view.actions[0]
+    rag = (first.rag or "amber").strip().lower()
+    body.append(text("Made a mistake? Send a new update: "
+                     f"“update {first.ref} {rag if rag in RAG_COLOURS else 'amber'}: …”",
+                     isSubtle=True, separator=True, spacing="Medium"))
     return card(body)
 
+
+# --- who has not answered -------------------------------------------------------------------
 
 def missing_card(view: MissingView) -> dict:
     """Build the plan owner's card of leads who have not answered this week's check-in."""
-    body = [heading("Check-in: who has not answered"),
-            text(f"{view.plan_name} · {view.period_label}", isSubtle=True, spacing="None"),
-            text(f"{view.answered} of {view.total} "
-                 + ("lead has" if view.total == 1 else "leads have") + " answered.")]
+    body = [heading(f"Check-in: {view.answered} of {view.total} "
+                    + ("lead" if view.total == 1 else "leads") + " answered"),
+            text(f"{view.plan_name} · {keep_together(view.period_label)}", isSubtle=True,
+                 spacing="None")]
     if not view.missing:
-        body.append(text("Everyone has answered. Thank you.", color="Good", weight="Bolder"))
+        body.append(text("Everyone has answered. Thank you.", weight="Bolder"))
         return card(body)
-    body.append({"type": "FactSet", "facts": [
-        {"title": cut(name, 120), "value": f"{_plural(count, 'open action')}"}
-        for name, count in view.missing[:MAX_MISSING]]})
-    if len(view.missing) > MAX_MISSING:
-        body.append(text(f"and {len(view.missing) - MAX_MISSING} more", isSubtle=True))
+    body.append(text(f"Not answered yet: {_plural(len(view.missing), 'lead')}, most open "
+                     "actions first", weight="Bolder", spacing="Medium"))
+    ordered = sorted(view.missing, key=lambda item: (-item[1], item[0].casefold()))
+    body.append({"type": "FactSet", "spacing": "Small", "facts": [
+        {"title": cut(name, 120), "value": _plural(count, "open action")}
+        for name, count in ordered[:MAX_MISSING]]})
+    if len(ordered) > MAX_MISSING:
+        body.append(text(f"and {len(ordered) - MAX_MISSING} more", isSubtle=True,
+                         spacing="Small"))
+    days = _and(view.reminder_days) if view.reminder_days else None
+    body.append(text(f"Reminders were sent on {days}." if days
+                     else "Reminders were sent during the week.", isSubtle=True))
     return card(body)
 
 
-def _suggestion(lead: str, user: str | None, confidence: int) -> dict:
-    items = [text(cut(lead, 200), weight="Bolder")]
-    if user is None:
-        items.append(text("No likely Teams user found.", isSubtle=True, spacing="None"))
-    else:
-        items += [text(f"→ {cut(user, 200)} ({confidence}% match)", spacing="None"),
-                  {"type": "ActionSet", "actions": [
-                      _execute("Confirm", "people.link", {"lead": lead, "user": user})]}]
-    return {"type": "Container", "separator": True, "items": items}
+# --- lead-to-user links ---------------------------------------------------------------------
+
+def _lead_line(lead: str, view: LinkSuggestionView) -> str:
+    count = view.counts.get(lead)
+    return cut(lead, 200) + (f" · {_plural(count, 'action')}" if count else "")
+
+
+def _confirm(lead: str, user: str, title: str = "Confirm") -> dict:
+    return _execute(title, LINK_VERB, {"lead": lead, "user": user})
+
+
+def _suggestion(lead: str, user: str, confidence: int, view: LinkSuggestionView) -> dict:
+    how = "likely" if confidence >= LIKELY else "possible"
+    return {"type": "ColumnSet", "separator": True, "spacing": "Medium", "columns": [
+        {"type": "Column", "width": "stretch", "verticalContentAlignment": "Center", "items": [
+            text(_lead_line(lead, view), weight="Bolder"),
+            text(f"→ {cut(user, 200)} ({how} match)", spacing="None")]},
+        {"type": "Column", "width": "auto", "verticalContentAlignment": "Center", "items": [
+            {"type": "ActionSet", "actions": [_confirm(lead, user)]}]}]}
+
+
+def _ambiguous(lead: str, users: list[str], view: LinkSuggestionView) -> dict:
+    shown = users[:MAX_CANDIDATES]
+    items = [text(_lead_line(lead, view), weight="Bolder"),
+             {"type": "ActionSet", "spacing": "Small", "actions": [
+                 _confirm(lead, user, f"Confirm {cut(user, 40)}") for user in shown]}]
+    if len(users) > len(shown):
+        items.append(text(f"and {len(users) - len(shown)} more: link the right one by hand.",
+                          isSubtle=True, spacing="Small"))
+    return {"type": "Container", "spacing": "Medium", "items": items}
 
 
 def link_suggestions_card(view: LinkSuggestionView) -> dict:
     """Build the admin's card of suggested lead-to-Teams-user links, each with a Confirm."""
     body = [heading("Link leads to Teams users"),
-            text("Leads are written in the plan as names or roles. Confirm each suggested "
-                 "Teams user so check-ins reach the right person.", isSubtle=True)]
-    if not view.items and not view.unmatched:
+            text("Leads are written in the plan as names or roles. Confirm the right Teams "
+                 "user for each, so check-ins reach the right person.", isSubtle=True,
+                 spacing="Small")]
+    suggested = [item for item in view.items if item[1] is not None]
+    unmatched = [lead for lead, user, _ in view.items if user is None] + list(view.unmatched)
+    if not suggested and not unmatched and not view.ambiguous:
         body.append(text("Every lead is linked to a Teams user."))
-    body += [_suggestion(*item) for item in view.items[:MAX_SUGGESTIONS]]
-    if len(view.items) > MAX_SUGGESTIONS:
-        body.append(text(f"and {len(view.items) - MAX_SUGGESTIONS} more suggestions: confirm "
+        return card(body)
+    body += [_suggestion(lead, user, confidence, view)
+             for lead, user, confidence in suggested[:MAX_SUGGESTIONS]]
+    if len(suggested) > MAX_SUGGESTIONS:
+        body.append(text(f"and {len(suggested) - MAX_SUGGESTIONS} more suggestions: confirm "
                          "these and ask again.", isSubtle=True))
-    if view.unmatched:
-        body.append(text(f"No Teams user found for {_plural(len(view.unmatched), 'lead')}:",
-                         weight="Bolder", separator=True, spacing="Medium"))
-        body += [text(f"• {cut(lead, 200)}", spacing="None")
-                 for lead in view.unmatched[:MAX_UNMATCHED]]
-        if len(view.unmatched) > MAX_UNMATCHED:
-            body.append(text(f"and {len(view.unmatched) - MAX_UNMATCHED} more", isSubtle=True))
+    if view.ambiguous:
+        body.append(text("Several Teams users match: which one is it?", weight="Bolder",
+                         separator=True, spacing="ExtraLarge"))
+        body += [_ambiguous(lead, users, view) for lead, users in view.ambiguous[:MAX_SUGGESTIONS]]
+        if len(view.ambiguous) > MAX_SUGGESTIONS:
+            body.append(text(f"and {len(view.ambiguous) - MAX_SUGGESTIONS} more", isSubtle=True))
+    if unmatched:
+        body.append(text(f"No Teams user found for {_plural(len(unmatched), 'lead')}",
+                         weight="Bolder", separator=True, spacing="ExtraLarge"))
+        body += [text(f"• {_lead_line(lead, view)}", spacing="None")
+                 for lead in unmatched[:MAX_UNMATCHED]]
+        if len(unmatched) > MAX_UNMATCHED:
+            body.append(text(f"and {len(unmatched) - MAX_UNMATCHED} more", isSubtle=True,
+                             spacing="None"))
+        body += [text("To link one by hand, send me the lead as written and the person's name "
+                      "as Teams shows it:", isSubtle=True, spacing="Medium"),
+                 command(f"link {cut(unmatched[0], 100)} to NAME IN TEAMS")]
     return card(body)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from cards.common import ask_button, card, heading, text
+from cards.common import ask_button, card, cut, heading, text
+
+MAX_PLANS = 10
 
 
 class PlanLine(BaseModel):
@@ -20,26 +22,44 @@ class HelpView(BaseModel):
 
     plans: list[PlanLine] = []
     is_channel: bool = False
+    example_ref: str | None = "2.4"  # an action ref from a loaded plan, for the examples
 
 
-EXAMPLES = [
-    ("What's red?", "what's red in Quality of Practice?"),
-    ("Overdue", "what's overdue?"),
-    ("Changes", "what changed this week?"),
-    ("One action", "show 2.4"),
-    ("By lead", "Karen Dolton's actions"),
-]
+def examples(ref: str | None = None) -> list[tuple[str, str]]:
+    """(button title, question) for each example; `ref` is the action in "show REF"."""
+    return [
+        ("What's red?", "what's red in Quality of Practice?"),
+        ("Overdue", "what's overdue?"),
+        ("Changes", "what changed this week?"),
+        (f"Show {ref or '2.4'}", f"show {ref or '2.4'}"),
+        ("By lead", "Karen Dolton's actions"),
+    ]
+
+
+EXAMPLES = examples()
+
+
+def _plan_line(plan: PlanLine) -> str:
+    """"• Name — 93 actions", with the organisation only when the name does not already say
+    where the plan is from."""
+    line = f"• {cut(plan.name, 150)} — {plan.actions} action{'s' if plan.actions != 1 else ''}"
+    org = (plan.organisation or "").strip()
+    place = org.split()[0].casefold() if org else ""
+    if org and place not in plan.name.casefold():
+        line += f" ({cut(org, 80)})"
+    return line
 
 
 def help_card(view: HelpView) -> dict:
     """Build the help card."""
+    asks = examples(view.example_ref)
     body = [
         heading("planbot: your improvement plan in Teams"),
         text("I keep the council's improvement plan: themes, recommendations and numbered "
              "actions with their leads, due dates and RAG ratings (Red, Amber, Green, and Blue "
-             "for achieved and evidenced).", isSubtle=True),
+             "for achieved and evidenced).", isSubtle=True, spacing="Small"),
         text("What I can do", weight="Bolder", spacing="Medium"),
-        {"type": "FactSet", "facts": [
+        {"type": "FactSet", "spacing": "Small", "facts": [
             {"title": "Leads", "value": "A weekly check-in card for your actions: RAG, "
                                         "progress, evidence."},
             {"title": "Managers", "value": "Ask in plain English, here or by @mentioning me "
@@ -48,21 +68,22 @@ def help_card(view: HelpView) -> dict:
             {"title": "Admins", "value": "Import plans (CSV, Excel, Word) and link leads to "
                                          "Teams users."},
         ]},
-        text("Try asking", weight="Bolder", spacing="Medium"),
+        text("Try asking (or press a button below)", weight="Bolder", spacing="Medium"),
     ]
-    body += [text(f"• {question}") for _, question in EXAMPLES]
+    body += [text(f"• “{question}”", spacing="None" if n else "Small")
+             for n, (_, question) in enumerate(asks)]
     if view.is_channel:
-        body.append(text("In a channel, @mention me first: @planbot what's overdue?",
-                         isSubtle=True))
+        body.append(text("In a channel, @mention me first: “@planbot what's overdue?”",
+                         isSubtle=True, spacing="Small"))
     body.append(text("Plans loaded", weight="Bolder", spacing="Medium"))
     if view.plans:
-        body.append({"type": "FactSet", "facts": [
-            {"title": plan.name, "value": f"{plan.actions} actions"
-             + (f" ({plan.organisation})" if plan.organisation else "")}
-            for plan in view.plans[:10]
-        ]})
+        body += [text(_plan_line(plan), spacing="None" if n else "Small")
+                 for n, plan in enumerate(view.plans[:MAX_PLANS])]
+        if len(view.plans) > MAX_PLANS:
+            body.append(text(f"and {len(view.plans) - MAX_PLANS} more: ask “plans” for all.",
+                             isSubtle=True, spacing="None"))
     else:
         body.append(text("No plan is loaded yet. An admin can import one with "
-                         "`planbot import FILE`.", isSubtle=True))
-    actions = [ask_button(title, question) for title, question in EXAMPLES[:4]]
+                         "“planbot import FILE”.", isSubtle=True, spacing="Small"))
+    actions = [ask_button(title, question) for title, question in asks]
     return card(body, actions)

@@ -48,7 +48,7 @@ async def test_help_in_personal_chat_answers_with_a_valid_card(client, connector
     assert response.status in (200, 201)
     [card] = fake.cards()
     assert_valid_card(card)
-    assert "Demo Plan" in str(card) and "1 actions" in str(card)
+    assert "Demo Plan" in str(card) and "Demo Plan — 1 action" in str(card)
     [sent] = fake.sent
     assert sent.conversation_id == teams.PERSONAL["id"]
     assert sent.authorization is None  # local mode: no credentials sent anywhere
