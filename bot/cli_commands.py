@@ -103,11 +103,11 @@ async def checkin_now(settings: Settings, *, plan_name: str | None, wait: float 
 
     from bot.adapter import create_adapter
     from bot.proactive import BotDelivery
-    from bot.schedule import period_of
     from bot.sender import Sender
     from dialogs.checkin import start_round
     from storage.db import session_factory, transaction
     from storage.outbox import pending_count
+    from storage.schedule import period_of
 
     engine = await open_database(settings)
     sessions = session_factory(engine)
@@ -151,9 +151,9 @@ async def schedule_cmd(settings: Settings, *, plan_name: str | None, changes: di
     out = out or sys.stdout
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from bot.schedule import occurrence, parse_slot, period_of, shift_period
     from bot.scheduler import schedule_for
     from storage.db import session_factory, transaction
+    from storage.schedule import occurrence, parse_slot, period_of, shift_period
 
     for key in ("send_at", "first_chaser_at", "second_chaser_at", "escalate_at"):
         if key in changes:

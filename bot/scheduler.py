@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.schedule import due_jobs
 from dialogs.checkin import chase, claim_step, escalate, start_round
 from dialogs.context import Clock
 from storage.models import CheckinRound, CheckinSchedule, Plan
+from storage.schedule import due_jobs
 
 log = logging.getLogger(__name__)
 FLAGS = {"chaser1": "first_chaser_done", "chaser2": "second_chaser_done",

@@ -22,6 +22,7 @@ from storage.models import (
     Action,
     Checkin,
     CheckinRound,
+    CheckinSchedule,
     ConversationRef,
     Person,
     Plan,
@@ -31,8 +32,10 @@ from storage.models import (
 from storage.outbox import enqueue
 from storage.people import lead_report, linked_people
 from storage.rules import is_overdue, parse_rag
+from storage.schedule import parse_slot
 
 log = logging.getLogger(__name__)
+_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 CARD_LIMIT = 15  # actions per card; the rest come next week
 
 
@@ -268,8 +271,13 @@ async def escalate(*, session: AsyncSession, round_id: int, now: datetime, tz: s
         log.warning("plan %s has no owner the bot can reach; escalation of round %s skipped",
                     plan.slug, round_id)
         return False
+    schedule = (await session.execute(select(CheckinSchedule).where(
+        CheckinSchedule.plan_id == plan.id))).scalar_one_or_none()
+    days = ([_DAY_NAMES[parse_slot(slot).weekday] for slot in
+             (schedule.first_chaser_at, schedule.second_chaser_at)] if schedule else [])
     view = MissingView(plan_name=plan.name, missing=missing, answered=answered, total=len(rows),
-                       period_label=period_label(round_.period, round_.started_at, tz))
+                       period_label=period_label(round_.period, round_.started_at, tz),
+                       reminder_days=days)
     return await enqueue(session=session, key=f"escalate:{round_id}", kind="escalation",
                          conversation_id=owner_conversation, now=now,
                          activity=message_with_card(missing_card(view),

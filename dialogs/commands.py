@@ -194,14 +194,19 @@ async def unlinked(turn: Turn, deps: Deps) -> Reply:
         if not is_admin(actor, deps):
             return Reply(text=ADMIN_ONLY)
         report = await lead_report(session=session)
+        names = {p.id: p.display_name for p in (await session.execute(select(Person).where(
+            Person.id.in_({pid for e in report.suggested for pid in e.suggestion.matches})
+        ))).scalars()}
     lines = [f"- {entry}" for entry in report.describe_unlinked()]
     if not lines:
         return Reply(text="Every lead is linked to a Teams user.")
     view = LinkSuggestionView(
         items=[(e.lead, e.suggestion.display_name, e.suggestion.confidence)
                for e in report.suggested if not e.suggestion.ambiguous],
-        unmatched=[e.lead for e in report.unmatched]
-        + [e.lead for e in report.suggested if e.suggestion.ambiguous])
+        ambiguous=[(e.lead, [names[pid] for pid in e.suggestion.matches if pid in names])
+                   for e in report.suggested if e.suggestion.ambiguous],
+        unmatched=[e.lead for e in report.unmatched],
+        counts={e.lead: e.actions for e in report.suggested + report.unmatched})
     return Reply(text=f"{len(lines)} leads are not linked yet:\n\n" + "\n".join(lines[:60]),
                  cards=[link_suggestions_card(view)])
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from cards.help import HelpView, PlanLine, help_card
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
+from storage.models import Action
 from storage.plans import list_plans
 
 router = Router()  # included into the main router by build_router()
@@ -14,10 +17,13 @@ async def help_view(turn: Turn, deps: Deps) -> HelpView:
     """The plans loaded and where the user is talking from."""
     async with deps.sessions() as session:
         plans = await list_plans(session=session)
+        example = (await session.execute(select(Action.ref).order_by(
+            Action.plan_id, Action.position).limit(1))).scalar()
     return HelpView(
         plans=[PlanLine(name=plan.name, organisation=plan.organisation, actions=count)
                for plan, count in plans],
         is_channel=turn.conversation_type != "personal",
+        example_ref=example or "2.4",
     )
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.schedule import (
+from storage.schedule import (
     Job,
     RoundState,
     Slot,
