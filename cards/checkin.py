@@ -1,4 +1,4 @@
-"""Weekly check-in cards: the lead's card, the receipt, who is missing, lead-to-user links."""
+"""Weekly check-in cards: the lead's card, the receipt, and who is missing (for the owner)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ from pydantic import BaseModel
 
 from cards.common import (
     RAG_COLOURS,
+    and_list,
     card,
     command,
     cut,
     cut_words,
+    execute,
     heading,
     keep_together,
+    plural,
     rag_word,
     text,
 )
@@ -28,11 +31,9 @@ MAX_ACTIONS = 15  # actions on one check-in card; the rest come the week after
 MAX_CARD_KB = 80.0  # Teams advises at most ~80 KB (UTF-16) per card
 PROGRESS_MAX, NOTE_MAX, TITLE_MAX = 4000, 2000, 300  # NOTE_MAX: evidence and blockers
 TITLE_SHOWN, NOTE_SHOWN, DUE_SHOWN = 56, 64, 40  # the check-in card cuts these at a word
-MAX_SUGGESTIONS, MAX_UNMATCHED, MAX_MISSING, MAX_CANDIDATES = 20, 30, 50, 5
+MAX_MISSING = 50
 RAG_CHOICES = [{"title": rag_word(value), "value": value} for value in RAG_COLOURS]
 SUBMIT_VERB = "checkin.submit"
-LINK_VERB = "people.link"
-LIKELY = 90  # a suggested link at or above this confidence is "likely", below it "possible"
 
 
 class CheckinActionView(BaseModel):
@@ -103,15 +104,6 @@ class MissingView(BaseModel):
     reminder_days: list[str] = []  # e.g. ["Wednesday", "Thursday"]: when the chasers went
 
 
-class LinkSuggestionView(BaseModel):
-    """For an admin: leads as written, with a suggested Teams user and a confidence 0-100."""
-
-    items: list[tuple[str, str | None, int]]
-    unmatched: list[str] = []
-    ambiguous: list[tuple[str, list[str]]] = []  # a lead and the Teams users who match it equally
-    counts: dict[str, int] = {}  # a lead's number of actions in the plan
-
-
 def card_kb(content: dict) -> float:
     """A card's size in KB as Teams counts it (UTF-16)."""
     return len(json.dumps(content, ensure_ascii=False).encode("utf-16-le")) / 1024
@@ -119,20 +111,6 @@ def card_kb(content: dict) -> float:
 
 def _day(value: date) -> str:
     return f"{value.day} {value:%b %Y}"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
-
-
-def _and(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def _execute(title: str, verb: str, data: dict, **extra) -> dict:
-    """An Action.Execute with an Action.Submit fallback (verb inside data) for older clients."""
-    return {"type": "Action.Execute", "title": title, "verb": verb, "data": data, **extra,
-            "fallback": {"type": "Action.Submit", "title": title, "data": {"verb": verb, **data}}}
 
 
 def _run(value: str, **style) -> dict:
@@ -290,9 +268,9 @@ def _error_banner(view: CheckinView) -> str | None:
         return view.banner
     parts = []
     if blue:
-        parts.append(f"{_and(blue)} {'needs' if len(blue) == 1 else 'need'} evidence for Blue")
+        parts.append(f"{and_list(blue)} {'needs' if len(blue) == 1 else 'need'} evidence for Blue")
     if other:
-        parts.append(("also check " if blue else "please check ") + f"{_and(other)} below")
+        parts.append(("also check " if blue else "please check ") + f"{and_list(other)} below")
     banner = f"Nothing was saved: {'; '.join(parts)}."
     extra = re.sub(r"^nothing was saved( yet)?:\s*", "", (view.banner or "").strip(),
                    flags=re.IGNORECASE)
@@ -324,18 +302,18 @@ def _checkin_body(view: CheckinView, shown: int) -> dict:
     rest = len(view.actions) - shown
     if rest > 0:
         later = "did not fit with your answers" if view.values else "will come next week"
-        body.append(text(f"{_plural(rest, 'more action')} {later}.", isSubtle=True,
+        body.append(text(f"{plural(rest, 'more action')} {later}.", isSubtle=True,
                          separator=True, spacing="ExtraLarge"))
     if view.not_shown:
         example = view.actions[0].ref if view.actions else "2.4"
-        body += [text(f"You lead {_plural(view.not_shown, 'more open action')}; they come on the "
+        body += [text(f"You lead {plural(view.not_shown, 'more open action')}; they come on the "
                       "next weeks' cards. To update any action now, send me for example:",
                       isSubtle=True, separator=True,
                       spacing="Medium" if rest > 0 else "ExtraLarge"),
                  command(f"update {example} amber: what has moved")]
     actions = None
     if view.actions:
-        actions = [_execute("Send check-in", SUBMIT_VERB, {"token": view.token},
+        actions = [execute("Send check-in", SUBMIT_VERB, {"token": view.token},
                             style="positive")]
     result = card(body, actions)
     if view.user_mri:
@@ -403,84 +381,19 @@ def missing_card(view: MissingView) -> dict:
     if not view.missing:
         body.append(text("Everyone has answered. Thank you.", weight="Bolder"))
         return card(body)
-    body.append(text(f"Not answered yet: {_plural(len(view.missing), 'lead')}, most open "
+    body.append(text(f"Not answered yet: {plural(len(view.missing), 'lead')}, most open "
                      "actions first", weight="Bolder", spacing="Medium"))
     ordered = sorted(view.missing, key=lambda item: (-item[1], item[0].casefold()))
     body.append({"type": "FactSet", "spacing": "Small", "facts": [
-        {"title": cut(name, 120), "value": _plural(count, "open action")}
+        {"title": cut(name, 120), "value": plural(count, "open action")}
         for name, count in ordered[:MAX_MISSING]]})
     if len(ordered) > MAX_MISSING:
         body.append(text(f"and {len(ordered) - MAX_MISSING} more", isSubtle=True,
                          spacing="Small"))
-    days = _and(view.reminder_days) if view.reminder_days else None
+    days = and_list(view.reminder_days) if view.reminder_days else None
     body.append(text(f"Reminders were sent on {days}." if days
                      else "Reminders were sent during the week.", isSubtle=True))
     return card(body)
 
 
 # --- lead-to-user links ---------------------------------------------------------------------
-
-def _lead_line(lead: str, view: LinkSuggestionView) -> str:
-    count = view.counts.get(lead)
-    return cut(lead, 200) + (f" · {_plural(count, 'action')}" if count else "")
-
-
-def _confirm(lead: str, user: str, title: str = "Confirm") -> dict:
-    return _execute(title, LINK_VERB, {"lead": lead, "user": user})
-
-
-def _suggestion(lead: str, user: str, confidence: int, view: LinkSuggestionView) -> dict:
-    how = "likely" if confidence >= LIKELY else "possible"
-    return {"type": "ColumnSet", "separator": True, "spacing": "Medium", "columns": [
-        {"type": "Column", "width": "stretch", "verticalContentAlignment": "Center", "items": [
-            text(_lead_line(lead, view), weight="Bolder"),
-            text(f"→ {cut(user, 200)} ({how} match)", spacing="None")]},
-        {"type": "Column", "width": "auto", "verticalContentAlignment": "Center", "items": [
-            {"type": "ActionSet", "actions": [_confirm(lead, user)]}]}]}
-
-
-def _ambiguous(lead: str, users: list[str], view: LinkSuggestionView) -> dict:
-    shown = users[:MAX_CANDIDATES]
-    items = [text(_lead_line(lead, view), weight="Bolder"),
-             {"type": "ActionSet", "spacing": "Small", "actions": [
-                 _confirm(lead, user, f"Confirm {cut(user, 40)}") for user in shown]}]
-    if len(users) > len(shown):
-        items.append(text(f"and {len(users) - len(shown)} more: link the right one by hand.",
-                          isSubtle=True, spacing="Small"))
-    return {"type": "Container", "spacing": "Medium", "items": items}
-
-
-def link_suggestions_card(view: LinkSuggestionView) -> dict:
-    """Build the admin's card of suggested lead-to-Teams-user links, each with a Confirm."""
-    body = [heading("Link leads to Teams users"),
-            text("Leads are written in the plan as names or roles. Confirm the right Teams "
-                 "user for each, so check-ins reach the right person.", isSubtle=True,
-                 spacing="Small")]
-    suggested = [item for item in view.items if item[1] is not None]
-    unmatched = [lead for lead, user, _ in view.items if user is None] + list(view.unmatched)
-    if not suggested and not unmatched and not view.ambiguous:
-        body.append(text("Every lead is linked to a Teams user."))
-        return card(body)
-    body += [_suggestion(lead, user, confidence, view)
-             for lead, user, confidence in suggested[:MAX_SUGGESTIONS]]
-    if len(suggested) > MAX_SUGGESTIONS:
-        body.append(text(f"and {len(suggested) - MAX_SUGGESTIONS} more suggestions: confirm "
-                         "these and ask again.", isSubtle=True))
-    if view.ambiguous:
-        body.append(text("Several Teams users match: which one is it?", weight="Bolder",
-                         separator=True, spacing="ExtraLarge"))
-        body += [_ambiguous(lead, users, view) for lead, users in view.ambiguous[:MAX_SUGGESTIONS]]
-        if len(view.ambiguous) > MAX_SUGGESTIONS:
-            body.append(text(f"and {len(view.ambiguous) - MAX_SUGGESTIONS} more", isSubtle=True))
-    if unmatched:
-        body.append(text(f"No Teams user found for {_plural(len(unmatched), 'lead')}",
-                         weight="Bolder", separator=True, spacing="ExtraLarge"))
-        body += [text(f"• {_lead_line(lead, view)}", spacing="None")
-                 for lead in unmatched[:MAX_UNMATCHED]]
-        if len(unmatched) > MAX_UNMATCHED:
-            body.append(text(f"and {len(unmatched) - MAX_UNMATCHED} more", isSubtle=True,
-                             spacing="None"))
-        body += [text("To link one by hand, send me the lead as written and the person's name "
-                      "as Teams shows it:", isSubtle=True, spacing="Medium"),
-                 command(f"link {cut(unmatched[0], 100)} to NAME IN TEAMS")]
-    return card(body)

@@ -85,3 +85,19 @@ def ask_button(title: str, question: str) -> dict:
 def message_card(message: str) -> dict:
     """A one-message card, for answers that must be a card (an Action.Execute response)."""
     return card([text(message)])
+
+
+def plural(count: int, word: str) -> str:
+    """"1 action", "3 actions"."""
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def and_list(words: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def execute(title: str, verb: str, data: dict, **extra) -> dict:
+    """An Action.Execute with an Action.Submit fallback (verb inside data) for older clients."""
+    return {"type": "Action.Execute", "title": title, "verb": verb, "data": data, **extra,
+            "fallback": {"type": "Action.Submit", "title": title, "data": {"verb": verb, **data}}}

@@ -8,17 +8,16 @@ import pytest
 from cards.checkin import (
     CheckinActionView,
     CheckinView,
-    LinkSuggestionView,
     MissingView,
     RecordedActionView,
     RecordedView,
     card_kb,
     checkin_card,
     due_label,
-    link_suggestions_card,
     missing_card,
     recorded_card,
 )
+from cards.links import LinkSuggestionView, link_suggestions_card
 from tests.cardcheck import assert_valid_card
 
 LONG = ("Ensure that all children’s plans are SMART & reviewed <b>monthly</b> — *see* [link](x) "

@@ -31,17 +31,16 @@ sys.path.insert(0, str(REPO))
 from cards.checkin import (  # noqa: E402
     CheckinActionView,
     CheckinView,
-    LinkSuggestionView,
     MissingView,
     RecordedActionView,
     RecordedView,
     card_kb,
     checkin_card,
-    link_suggestions_card,
     missing_card,
     recorded_card,
 )
 from cards.help import HelpView, PlanLine, help_card  # noqa: E402
+from cards.links import LinkSuggestionView, link_suggestions_card  # noqa: E402
 from dialogs.checkin_payload import CheckinSubmit, SubmitInvalid  # noqa: E402
 from storage.importers.draft import ActionDraft, PlanDraft  # noqa: E402
 from storage.importers.registry import read_plan_file  # noqa: E402
