@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from bot.cli_commands import (
     UserError,
     checkin_now,
+    digest_now,
     import_file,
     list_plans_cmd,
     open_database,
@@ -92,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
                           choices=["skip", "keep"], help="skip England's bank holidays or not")
     schedule.add_argument("--enabled", choices=["on", "off"], help="turn check-ins on or off")
 
+    digest = commands.add_parser("digest", help="weekly digest to subscribed channels")
+    digest.add_argument("--now", action="store_true", required=True,
+                        help="post the digest now")
+    digest.add_argument("--plan", help="only this plan (default: every plan)")
+
     outbox = commands.add_parser("outbox", help="list proactive messages and their state")
     outbox.add_argument("--status", choices=["pending", "sending", "sent", "failed"])
 
@@ -126,6 +132,8 @@ def run(argv: list[str] | None = None) -> int:
             if args.enabled:
                 changes["enabled"] = args.enabled == "on"
             asyncio.run(schedule_cmd(_settings(args), plan_name=args.plan, changes=changes))
+        elif args.command == "digest":
+            asyncio.run(digest_now(_settings(args), plan_name=args.plan))
         elif args.command == "outbox":
             asyncio.run(outbox_cmd(_settings(args), status=args.status))
         elif args.command == "plans":

@@ -101,12 +101,8 @@ async def checkin_now(settings: Settings, *, plan_name: str | None, wait: float 
     deliver the queued cards."""
     out = out or sys.stdout
 
-    from bot.adapter import create_adapter
-    from bot.proactive import BotDelivery
-    from bot.sender import Sender
     from dialogs.checkin import start_round
     from storage.db import session_factory, transaction
-    from storage.outbox import pending_count
     from storage.schedule import period_of
 
     engine = await open_database(settings)
@@ -127,20 +123,7 @@ async def checkin_now(settings: Settings, *, plan_name: str | None, wait: float 
                         print(f"  {label}: {', '.join(names[:30])}"
                               + (f" and {len(names) - 30} more" if len(names) > 30 else ""),
                               file=out)
-        sender = Sender(sessions, BotDelivery(create_adapter(settings), settings,
-                                              clock=system_clock), system_clock)
-        deadline = asyncio.get_running_loop().time() + wait
-        while True:
-            sent = await sender.drain_once()
-            async with sessions() as session:
-                left = await pending_count(session=session)
-            if left == 0 or asyncio.get_running_loop().time() > deadline:
-                break
-            if sent == 0:
-                await asyncio.sleep(0.5)
-        print("All queued cards delivered." if left == 0 else
-              f"{left} cards are still queued (retrying); the running bot delivers them.",
-              file=out)
+        await deliver_queued(settings, sessions, wait=wait, out=out)
     finally:
         await engine.dispose()
 
@@ -191,6 +174,28 @@ async def schedule_cmd(settings: Settings, *, plan_name: str | None, changes: di
         await engine.dispose()
 
 
+async def deliver_queued(settings: Settings, sessions, *, wait: float, out) -> None:
+    """Send what the outbox holds now, for up to `wait` seconds, and say how it went."""
+    from bot.adapter import create_adapter
+    from bot.proactive import BotDelivery
+    from bot.sender import Sender
+    from storage.outbox import pending_count
+
+    sender = Sender(sessions, BotDelivery(create_adapter(settings), settings,
+                                          clock=system_clock), system_clock)
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        sent = await sender.drain_once()
+        async with sessions() as session:
+            left = await pending_count(session=session)
+        if left == 0 or asyncio.get_running_loop().time() > deadline:
+            break
+        if sent == 0:
+            await asyncio.sleep(0.5)
+    print("All queued cards delivered." if left == 0 else
+          f"{left} cards are still queued (retrying); the running bot delivers them.", file=out)
+
+
 async def outbox_cmd(settings: Settings, *, status: str | None, out=None) -> None:
     """Print the outbox: what was sent, what is waiting, what failed and why."""
     out = out or sys.stdout
@@ -230,4 +235,31 @@ async def serve(settings: Settings, *, demo_plan: Path | None = None) -> None:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+        await engine.dispose()
+
+
+async def digest_now(settings: Settings, *, plan_name: str | None, wait: float = 60.0,
+                     out=None) -> None:
+    """Post the weekly digest to every subscribed channel now."""
+    out = out or sys.stdout
+    from dialogs.digest import queue_digests
+    from storage.db import session_factory, transaction
+
+    engine = await open_database(settings)
+    sessions = session_factory(engine)
+    try:
+        now = system_clock()
+        async with transaction(sessions) as session:
+            plans = await plans_named(session, plan_name) if plan_name else [None]
+            queued = 0
+            for plan in plans:
+                queued += await queue_digests(
+                    session=session, now=now, tz=settings.timezone,
+                    key_suffix=f"now-{now:%Y%m%dT%H%M%S}", plan_id=plan.id if plan else None)
+        print(f"{queued} digest card(s) queued.", file=out)
+        if queued == 0:
+            print("No channel is subscribed: @mention the bot in a channel with "
+                  "'subscribe this channel to the digest'.", file=out)
+        await deliver_queued(settings, sessions, wait=wait, out=out)
+    finally:
         await engine.dispose()

@@ -82,7 +82,8 @@ def _channel_data(activity: Activity) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _base_channel_id(conversation_id: str, kind: str) -> str:
+def base_conversation_id(conversation_id: str, kind: str) -> str:
+    """The conversation to write to later: a channel itself, not the thread of one message."""
     # Channel messages carry "19:...@thread.tacv2;messageid=..." (the thread). Proactive posts go
     # to the channel itself, as new posts, so the reference is stored without the thread part.
     return conversation_id.split(";messageid=")[0] if kind == "channel" else conversation_id
@@ -94,7 +95,7 @@ async def store_reference(*, session: AsyncSession, activity: Activity, person_i
     conversation = activity.conversation
     kind = conversation.conversation_type or "personal"
     reference = reference_from_activity(activity)
-    conversation_id = _base_channel_id(conversation.id, kind)
+    conversation_id = base_conversation_id(conversation.id, kind)
     reference["conversation"]["id"] = conversation_id
     data = _channel_data(activity)
     team = data.get("team") if isinstance(data.get("team"), dict) else {}

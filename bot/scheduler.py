@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dialogs.checkin import chase, claim_step, escalate, start_round
 from dialogs.context import Clock
+from dialogs.digest import queue_digests
 from storage.models import CheckinRound, CheckinSchedule, Plan
-from storage.schedule import due_jobs
+from storage.schedule import due_jobs, period_of
 
 log = logging.getLogger(__name__)
 FLAGS = {"chaser1": "first_chaser_done", "chaser2": "second_chaser_done",
@@ -66,7 +67,20 @@ class Scheduler:
                 done += await self._plan(plan_id)
             except Exception:
                 log.exception("scheduled job of plan %s failed; retried next tick", plan_id)
+        try:
+            done += await self._digests()
+        except Exception:
+            log.exception("weekly digests failed; retried next tick")
         return done
+
+    async def _digests(self) -> list[str]:
+        """Queue each subscribed channel's digest once its weekly time has come."""
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            queued = await queue_digests(session=session, now=now, tz=self.timezone,
+                                         key_suffix=period_of(now, self.timezone),
+                                         due_only=True)
+        return [f"digest: {queued} card(s) queued"] if queued else []
 
     async def _plan(self, plan_id: int) -> list[str]:
         now = self.clock()

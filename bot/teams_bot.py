@@ -8,7 +8,7 @@ from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
 
-from bot.proactive import store_reference
+from bot.proactive import base_conversation_id, store_reference
 from cards.common import CONTENT_TYPE, message_card
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
@@ -41,9 +41,13 @@ def conversation_type(context: TurnContext) -> str:
 def turn_of(context: TurnContext, text: str, value: dict | None = None) -> Turn:
     """The botbuilder-free view of this turn that dialogs work with."""
     user: ChannelAccount = context.activity.from_property or ChannelAccount()
-    return Turn(text=text, conversation_type=conversation_type(context),
+    kind = conversation_type(context)
+    conversation = context.activity.conversation
+    return Turn(text=text, conversation_type=kind,
                 user_name=user.name, user_aad_id=getattr(user, "aad_object_id", None),
-                user_id=user.id, value=value)
+                user_id=user.id, value=value,
+                conversation_id=base_conversation_id(conversation.id, kind)
+                if conversation and conversation.id else None)
 
 
 class PlanBot(TeamsActivityHandler):

@@ -26,6 +26,7 @@ class Turn:
     user_name: str | None = None
     user_aad_id: str | None = None
     user_id: str | None = None  # Teams user id ("29:...")
+    conversation_id: str | None = None  # where a proactive message to this chat or channel goes
     value: dict | None = None
 
 

@@ -56,9 +56,9 @@ async def not_understood(turn: Turn, deps: Deps) -> Reply:
 
 def build_router() -> Router:
     """The bot's router with every dialog module included."""
-    from dialogs import checkin_submit, commands
+    from dialogs import checkin_submit, commands, digest
 
     main = Router(fallback=not_understood)
-    for part in (router, checkin_submit.router, commands.router):
+    for part in (router, checkin_submit.router, commands.router, digest.router):
         main.include(part)
     return main

@@ -239,3 +239,16 @@ class Outbox(SQLModel, table=True):
     sent_activity_id: str | None = None
     created_at: datetime = _when(default_factory=utcnow)
     sent_at: datetime | None = _when(default=None, nullable=True)
+
+
+class ChannelSubscription(SQLModel, table=True):
+    """A Teams channel (or group chat) that gets the weekly digest card."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(unique=True, max_length=400)
+    plan_id: int | None = Field(default=None, foreign_key="plan.id")  # None: every plan
+    name: str | None = None
+    send_at: str = "FRI 15:00"
+    timezone: str = "Europe/London"
+    created_by: str | None = None
+    created_at: datetime = _when(default_factory=utcnow)
