@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from bot.cli_commands import (
     UserError,
+    ask_cmd,
     checkin_now,
     digest_now,
     import_file,
@@ -93,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
                           choices=["skip", "keep"], help="skip England's bank holidays or not")
     schedule.add_argument("--enabled", choices=["on", "off"], help="turn check-ins on or off")
 
+    ask_ = commands.add_parser("ask", help="ask the plan a question, as in Teams")
+    ask_.add_argument("question")
+    ask_.add_argument("--json", action="store_true", help="print the parsed query and refs")
+    ask_.add_argument("--today", help="answer as of this day (YYYY-MM-DD)")
+    ask_.add_argument("--plan", help="only this plan")
+
     digest = commands.add_parser("digest", help="weekly digest to subscribed channels")
     digest.add_argument("--now", action="store_true", required=True,
                         help="post the digest now")
@@ -132,6 +139,9 @@ def run(argv: list[str] | None = None) -> int:
             if args.enabled:
                 changes["enabled"] = args.enabled == "on"
             asyncio.run(schedule_cmd(_settings(args), plan_name=args.plan, changes=changes))
+        elif args.command == "ask":
+            asyncio.run(ask_cmd(_settings(args), args.question, today=args.today,
+                                as_json=args.json, plan_name=args.plan))
         elif args.command == "digest":
             asyncio.run(digest_now(_settings(args), plan_name=args.plan))
         elif args.command == "outbox":

@@ -263,3 +263,51 @@ async def digest_now(settings: Settings, *, plan_name: str | None, wait: float =
         await deliver_queued(settings, sessions, wait=wait, out=out)
     finally:
         await engine.dispose()
+
+
+async def ask_cmd(settings: Settings, question: str, *, today: str | None, as_json: bool,
+                  plan_name: str | None, out=None) -> None:
+    """Answer a question from the terminal, as the bot would in Teams."""
+    out = out or sys.stdout
+    import json
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from dialogs.ask.dialog import ask, title_of
+    from storage.db import session_factory
+
+    try:
+        day = date.fromisoformat(today) if today else system_clock().astimezone(
+            ZoneInfo(settings.timezone)).date()
+    except ValueError as exc:
+        raise UserError(f"--today must be a date like 2026-11-25, not {today!r}") from exc
+    engine = await open_database(settings)
+    try:
+        async with session_factory(engine)() as session:
+            if plan_name:
+                await plans_named(session, plan_name)  # a clear error for an unknown plan
+            answer = await ask(session, question, today=day, tz=settings.timezone, limit=None)
+    finally:
+        await engine.dispose()
+    query = answer.query
+    if plan_name and not query.plan:
+        answer.rows = [row for row in answer.rows if row.plan.lower() == plan_name.lower()
+                       or row.plan.lower().replace(" ", "-") == plan_name.lower()]
+    if as_json:
+        print(json.dumps({"query": query.model_dump(mode="json", exclude_defaults=True),
+                          "refs": answer.refs, "counts": answer.counts}, indent=2), file=out)
+        return
+    if query.intent in ("help", "unknown"):
+        print("I didn't understand that question." + (f" ({query.note})" if query.note else "")
+              + " Try: what's red in Quality of Practice? / what's overdue? / show 2.4",
+              file=out)
+        return
+    if query.intent == "summary":
+        for theme, counts in answer.counts.items():
+            print(f"{theme}: " + ", ".join(f"{rag} {n}" for rag, n in counts.items()), file=out)
+        return
+    print(f"{title_of(query)}: {len(answer.rows)}", file=out)
+    for row in answer.rows:
+        action = row.action
+        print(f"  {action.ref}\t{(action.rag or '-'):<6}\t{action.due_text or '':<12}\t"
+              f"{' / '.join(row.leads)[:40]:<40}\t{action.text[:70]}", file=out)

@@ -1,0 +1,1 @@
+"""Questions in plain English: parse.py turns text into a Query; answer.py runs it in SQL."""

@@ -1,0 +1,195 @@
+"""Run a Query in the database (SQL filters, never Python loops over every action)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dialogs.ask.query import Query, Vocabulary
+from storage.leads import lead_people
+from storage.models import Action, ActionLead, Objective, Person, Plan, StatusUpdate, Theme
+from storage.rules import ref_key
+
+
+@dataclass
+class Row:
+    """One action in an answer."""
+
+    action: Action
+    plan: str
+    theme: str | None
+    leads: list[str]
+    last_update: datetime | None
+
+
+@dataclass
+class Answer:
+    """What a question found: the rows (or counts for a summary), in plan order."""
+
+    query: Query
+    rows: list[Row] = field(default_factory=list)
+    total: int = 0
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)  # theme -> rag -> n
+
+    @property
+    def refs(self) -> list[str]:
+        """The refs of the rows, as stored."""
+        return [row.action.ref for row in self.rows]
+
+
+@dataclass
+class Lexicon:
+    """The vocabulary plus how each individual lead is written in lead cells."""
+
+    vocab: Vocabulary
+    cells: dict[str, list[str]]  # individual lead -> the ActionLead cells naming them
+
+
+async def lexicon(*, session: AsyncSession, plan: str | None = None) -> Lexicon:
+    """The parser's vocabulary, read from the plans in the database."""
+    plans = list((await session.execute(select(Plan.name).order_by(Plan.name))).scalars())
+    themes = list((await session.execute(select(Theme.name).distinct())).scalars())
+    refs = list((await session.execute(select(Action.ref))).scalars())
+    cells: dict[str, list[str]] = {}
+    for cell in (await session.execute(select(ActionLead.name).distinct())).scalars():
+        for person in lead_people(cell) or [cell]:
+            cells.setdefault(person, []).append(cell)
+    return Lexicon(Vocabulary(plans=plans, themes=themes, leads=sorted(cells), refs=refs), cells)
+
+
+def _day_start(day: date, tz: str) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def _not_blue():
+    return or_(Action.rag.is_(None), Action.rag != "blue")
+
+
+def _updates_since(since: datetime, *conditions):
+    return exists().where(StatusUpdate.action_id == Action.id, StatusUpdate.at >= since,
+                          *conditions)
+
+
+async def _asker_actions(session: AsyncSession, person_id: int | None, lex: Lexicon) -> list:
+    if person_id is None:
+        return []
+    person = await session.get(Person, person_id)
+    names = {person.display_name, *[a for a in (person.aliases or "").split("|") if a]}
+    cells = {cell for name in names for cell in lex.cells.get(name, [name])}
+    return [or_(ActionLead.person_id == person_id, ActionLead.name.in_(cells))]
+
+
+async def filtered(session: AsyncSession, query: Query, lex: Lexicon, *, today: date, tz: str,
+                   asker_id: int | None) -> Select:
+    """The SELECT of actions matching every filter of the query."""
+    statement = (select(Action, Plan.name, Theme.name)
+                 .join(Plan, Plan.id == Action.plan_id)
+                 .outerjoin(Theme, Theme.id == Action.theme_id))
+    where = []
+    if query.plan:
+        where.append(Plan.name == query.plan)
+    rag_terms = [Action.rag.in_([rag.value for rag in query.rags])] if query.rags else []
+    if query.no_rag:
+        rag_terms.append(Action.rag.is_(None))
+    if rag_terms:
+        where.append(or_(*rag_terms))
+    if query.open_only:
+        where.append(_not_blue())
+    if query.themes:
+        where.append(Theme.name.in_(query.themes))
+    if query.refs:
+        where.append(Action.ref_key.in_({ref_key(ref) for ref in query.refs}))
+    lead_terms = []
+    if query.leads:
+        cells = {cell for lead in query.leads for cell in lex.cells.get(lead, [lead])}
+        lead_terms.append(ActionLead.name.in_(cells))
+    if query.mine:
+        lead_terms += await _asker_actions(session, asker_id, lex) or [ActionLead.id.is_(None)]
+    if lead_terms:
+        where.append(Action.id.in_(select(ActionLead.action_id).where(and_(*lead_terms))))
+    if query.overdue:
+        where += [Action.due_date < today, _not_blue()]
+    if query.due_from:
+        where.append(Action.due_date >= query.due_from)
+    if query.due_to:
+        where.append(Action.due_date <= query.due_to)
+    if query.changed_since or query.went_to or query.worse or query.better:
+        since = _day_start(query.changed_since or today - timedelta(days=7), tz)
+        if query.went_to:
+            values = [rag.value for rag in query.went_to]
+            where += [Action.rag.in_(values), _updates_since(
+                since, StatusUpdate.rag.in_(values),
+                or_(StatusUpdate.rating_change.is_(None), StatusUpdate.rating_change != "same"))]
+        elif query.worse or query.better:
+            where.append(_updates_since(
+                since, StatusUpdate.rating_change == ("down" if query.worse else "up")))
+        else:
+            where.append(_updates_since(since))
+    if query.stale_days is not None:
+        where += [_not_blue(), ~_updates_since(_day_start(today - timedelta(days=query.stale_days),
+                                                          tz))]
+    return statement.where(*where)
+
+
+async def run(session: AsyncSession, query: Query, lex: Lexicon, *, today: date,
+              tz: str = "Europe/London", asker_id: int | None = None,
+              limit: int | None = None) -> Answer:
+    """Answer a parsed question from the database."""
+    answer = Answer(query=query)
+    if query.intent in ("help", "unknown"):
+        return answer
+    if query.intent == "summary":
+        answer.counts = await summary(session, query)
+        return answer
+    if query.intent == "show":
+        # "is 2d overdue?" asks about 2d: the other words describe the question, not a filter.
+        query = Query(intent="show", text=query.text, refs=query.refs, plan=query.plan)
+    statement = await filtered(session, query, lex, today=today, tz=tz, asker_id=asker_id)
+    answer.total = (await session.execute(
+        select(func.count()).select_from(statement.subquery()))).scalar()
+    ordered = statement.order_by(Plan.name, Action.position)
+    if limit is not None:
+        ordered = ordered.limit(limit)
+    found = (await session.execute(ordered)).all()
+    ids = [action.id for action, _, _ in found]
+    leads: dict[int, list[str]] = {}
+    if ids:
+        for action_id, name in (await session.execute(
+                select(ActionLead.action_id, ActionLead.name).where(
+                    ActionLead.action_id.in_(ids)).order_by(ActionLead.position))).all():
+            leads.setdefault(action_id, []).append(name)
+    answer.rows = [Row(action=action, plan=plan, theme=theme, leads=leads.get(action.id, []),
+                       last_update=action.last_update_at) for action, plan, theme in found]
+    return answer
+
+
+async def summary(session: AsyncSession, query: Query) -> dict[str, dict[str, int]]:
+    """RAG counts by theme (actions with no theme under their plan's name)."""
+    statement = (select(func.coalesce(Theme.name, Plan.name), Action.rag, func.count())
+                 .join(Plan, Plan.id == Action.plan_id)
+                 .outerjoin(Theme, Theme.id == Action.theme_id)
+                 .group_by(func.coalesce(Theme.name, Plan.name), Action.rag))
+    if query.plan:
+        statement = statement.where(Plan.name == query.plan)
+    if query.themes:
+        statement = statement.where(Theme.name.in_(query.themes))
+    counts: dict[str, dict[str, int]] = {}
+    for theme, rag, count in (await session.execute(statement)).all():
+        counts.setdefault(theme, {})[rag or "none"] = count
+    return counts
+
+
+async def history(session: AsyncSession, action_id: int, limit: int = 10) -> list[StatusUpdate]:
+    """The newest status updates of one action."""
+    return list((await session.execute(
+        select(StatusUpdate).where(StatusUpdate.action_id == action_id)
+        .order_by(StatusUpdate.at.desc(), StatusUpdate.id.desc()).limit(limit))).scalars())
+
+
+async def objective_of(session: AsyncSession, action: Action) -> Objective | None:
+    """The objective an action belongs to."""
+    return await session.get(Objective, action.objective_id) if action.objective_id else None
