@@ -13,8 +13,16 @@ from bench.ask_accuracy import score
 from bot.app import create_app
 from bot.cli_commands import ask_cmd, import_file
 from bot.config import Settings
-from cards.answer import ActionLine, ActionView, ListView, SummaryView, UpdateLine
-from cards.answer import action_card, list_card, summary_card
+from cards.answer import (
+    ActionLine,
+    ActionView,
+    ListView,
+    SummaryView,
+    UpdateLine,
+    action_card,
+    list_card,
+    summary_card,
+)
 from storage.importers.registry import read_plan_file
 from storage.plans import save_draft
 from tests.cardcheck import assert_valid_card
@@ -111,7 +119,7 @@ async def test_planbot_ask_json_prints_the_query_and_refs(tmp_path):
                   as_json=True, plan_name=None, out=out)
     result = json.loads(out.getvalue())
     assert result["query"]["overdue"] is True
-    assert set(result["refs"]) == {"4.1", "4.2", "4.11", "4.12"}  # due Nov 23, Oct 23, Oct 24, Nov 24
+    assert set(result["refs"]) == {"4.1", "4.2", "4.11", "4.12"}  # Nov 23, Oct 23, Oct 24, Nov 24
 
 
 async def test_the_labelled_questions_score_above_the_floor():

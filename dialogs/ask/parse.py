@@ -7,6 +7,8 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import date
+from functools import lru_cache, partial
+from itertools import accumulate
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -16,26 +18,25 @@ from dialogs.ask.query import Query, Vocabulary
 from storage.leads import TITLES, is_role, lead_people
 from storage.rules import Rag, ref_key
 
-_REFISH = re.compile(
-    r"[a-z]{1,5}\d+(?:\.[a-z0-9]+)*|\d+(?:\.[a-z0-9]+)+|\d+(?!st|nd|rd|th)[a-z]{1,2}")
+_REF = re.compile(r"[a-z]{1,5}\d+(?:\.[a-z0-9]+)*|\d+(?:\.[a-z0-9]+)+|\d+(?!st|nd|rd|th)[a-z]{1,2}")
 _OBJECTIVE = re.compile(r"([a-z]*\d+)[.\s-]?(?:[a-z]{1,2}|\d{1,3})")
-_OBJECTIVE_WORDS = frozenset("objective recommendation requirement priority section".split())
+_OBJECTIVE_WORD = re.compile(r"objectives?|recommendations?|recs?|requirements?|priority|section")
+_FIELDS = ("plans", "themes", "leads", "refs")
+_NOT_NAMES = ph.FILLER | ph.KEYWORDS  # "for December" names a month, not a person
+_LEAD_CONTEXT = frozenset("for by to owns owner led lead leads".split())
 Found = tuple[int, str, frozenset[int], str | None]  # rank, kind, indexes, note
-Finder = Callable[[str], Iterable[tuple[Any, int, int]]]
 
 
-def _key(text: str) -> tuple[str, ...]:
-    """The words of a name that matter for matching (no glue words such as "of", "and")."""
+def _key(text: str) -> tuple[str, ...]:  # the words of a name that matter ("of" does not)
     return tuple(word for word, _ in ph.tokens(text) if word not in ph.GLUE)
 
 
-def _runs(key: tuple[str, ...]) -> Iterable[tuple[str, ...]]:
-    """Every run of up to 8 consecutive words of a name."""
+def _shape(ref: str) -> str:  # "27a" looks like "26a" (9a), "h8" like no Manchester ref (a9)
+    return re.sub(r"[a-z]+", "a", re.sub(r"\d+", "9", ref.strip().lower()))
+
+
+def _runs(key: tuple[str, ...]) -> Iterable[tuple[str, ...]]:  # runs of up to 8 words
     return (key[i:j] for i in range(len(key)) for j in range(i + 1, min(len(key), i + 8) + 1))
-
-
-def _matches(pattern: re.Pattern[str]) -> Finder:
-    return lambda text: ((m, m.start(), m.end()) for m in pattern.finditer(text))
 
 
 class _Words:
@@ -44,26 +45,23 @@ class _Words:
     def __init__(self, words: list[str]) -> None:
         self.words, self.used = words, [False] * len(words)
 
-    def scan(self, find: Finder) -> list[Any]:
-        """What `find` sees in the words not yet used (joined by spaces); marks its words used."""
+    def scan(self, find: re.Pattern[str] | Callable[[str], list[ph.TimeFact]]) -> list[Any]:
+        """Matches (or date phrases) in the words not yet used, joined; marks their words used."""
         free = [i for i, used in enumerate(self.used) if not used]
-        starts, pos = [], 0
-        for i in free:
-            starts.append(pos)
-            pos += len(self.words[i]) + 1
-        found = []
-        for item, start, end in find(" ".join(self.words[i] for i in free)):
+        starts = list(accumulate((len(self.words[i]) + 1 for i in free), initial=0))
+        found, text = [], " ".join(self.words[i] for i in free)
+        for item, start, end in ([(m, m.start(), m.end()) for m in find.finditer(text)] if
+                                 isinstance(find, re.Pattern) else
+                                 [(f, f.start, f.end) for f in find(text)]):
             for i in free[bisect_right(starts, start) - 1: bisect_left(starts, end)]:
                 self.used[i] = True
             found.append(item)
         return found
 
-    def take(self, first: int, last: int) -> None:
-        """Mark words first..last used."""
+    def take(self, first: int, last: int) -> None:  # mark words first..last used
         self.used[first: last + 1] = [True] * (last + 1 - first)
 
-    def left(self) -> list[str]:
-        """Words no rule used, apart from filler."""
+    def left(self) -> list[str]:  # words no rule used, apart from filler
         return [w for w, used in zip(self.words, self.used, strict=True) if not used and
                 w not in ph.FILLER]
 
@@ -77,9 +75,10 @@ class Matcher:
             self._refs.setdefault(ref_key(ref), []).append(ref)
             if found := _OBJECTIVE.fullmatch(ref.strip().lower()):
                 self._objectives.setdefault(ref_key(found[1]), []).append(ref)
+        self._shapes = {_shape(ref) for ref in vocab.refs}
         self._themes, self._leads, self._plans = (
             list(dict.fromkeys(names)) for names in (vocab.themes, vocab.leads, vocab.plans))
-        self._index: dict[tuple[str, ...], list[Found]] = {}
+        self._raw: dict[tuple[str, ...], dict[tuple[str, int], set[int]]] = {}
         self._people: dict[tuple[str, ...], set[int]] = {}
         self._by_word: dict[tuple[str, str], set[tuple[str, ...]]] = {}
         common = ph.GENERIC | ph.FILLER | ph.KEYWORDS
@@ -99,18 +98,18 @@ class Matcher:
             for part in _runs(_key(plan)):
                 if set(part) - common:  # "Tameside", "Rochdale notice"; never "children" alone
                     self._add(part, 1, "plan", n)
-        known = {word for key in self._index for word in key} | set().union(*self._plan_words)
-        self._known = frozenset(known)
-        self._choices = sorted(w for w in known | ph.KEYWORDS if len(w) >= 4 and w.isalpha())
+        self._index: dict[tuple[str, ...], list[Found]] = {key: [
+            (rank, kind, frozenset(ns), None) for (kind, rank), ns in found.items()]
+            for key, found in self._raw.items()}
+        self._known = frozenset(w for key in self._index for w in key) | ph.KEYWORDS
+        self._choices: dict[str, list[str]] = {}  # by first letter: typos keep the first letter
+        for word in sorted(w for w in self._known if len(w) >= 4 and w.isalpha()):
+            self._choices.setdefault(word[0], []).append(word)
+        self._known |= ph.FILLER
         self._fixes: dict[str, str] = {}
 
     def _add(self, key: tuple[str, ...], rank: int, kind: str, n: int) -> None:
-        entries = self._index.setdefault(key, [])
-        for i, (old_rank, old_kind, indexes, _) in enumerate(entries):
-            if (old_kind, old_rank) == (kind, rank):
-                entries[i] = (rank, kind, indexes | {n}, None)
-                return
-        entries.append((rank, kind, frozenset({n}), None))
+        self._raw.setdefault(key, {}).setdefault((kind, rank), set()).add(n)
 
     def _index_lead(self, n: int, cell: str) -> None:
         self._add(_key(cell), 3, "lead", n)
@@ -124,19 +123,17 @@ class Matcher:
                 continue
             self._people.setdefault(key, set()).add(n)
             given = [word for word in key[:-1] if word not in TITLES]
-            keys = [("last", key[-1])]
-            keys += [("first", given[0])] if given and len(given[0]) > 1 else []
-            keys += [("initials", "".join(w[0] for w in given) + key[-1][0])] if given else []
-            for word_key in keys:
+            first = given[0] if given and len(given[0]) > 1 else ""  # not "D" of "D Copley"
+            for word_key in (("last", key[-1]), ("first", first), ("initials", "".join(
+                    w[0] for w in given) + key[-1][0] if given else "")):
                 self._by_word.setdefault(word_key, set()).add(key)
 
     def _correct(self, word: str) -> str:
         """A misspelt word as the plan word or keyword it is closest to ("Quallity" -> quality)."""
-        if len(word) < 4 or not word.isalpha() or word in ph.FILLER or word in ph.KEYWORDS or \
-                word in self._known:
+        if len(word) < 4 or not word.isalpha() or word in self._known:
             return word
         if word not in self._fixes:
-            best = process.extractOne(word, self._choices, scorer=fuzz.ratio,
+            best = process.extractOne(word, self._choices.get(word[0], []), scorer=fuzz.ratio,
                                       score_cutoff=88 if len(word) < 6 else 83)
             self._fixes = self._fixes if len(self._fixes) < 20_000 else {}
             self._fixes[word] = best[0] if best else word
@@ -152,36 +149,35 @@ class Matcher:
 
     def _lookup(self, key: tuple[str, ...], upper: bool) -> list[Found]:
         """What a run of question words names: leads, themes or plans."""
-        if key in self._index:
-            return self._index[key]
+        word, get = key[0], self._by_word.get
+        if key in self._index or len(key) > 2 or len(key) == 1 and (
+                word in ph.FILLER or word in ph.KEYWORDS or word.isdigit()):
+            return self._index.get(key, [])
         if len(key) == 2:  # "David Copley" is D Copley; "S Jackson" is not Sarah Henry
-            first = key[0]
-            people = {p for p in self._by_word.get(("last", key[1]), ()) if p[0] in TITLES or (
-                p[0][0] == first[0] and (len(first) == 1 or len(p[0]) == 1 or p[0] == first))}
+            people = {p for p in get(("last", key[1]), ()) if p[0] in TITLES or (
+                p[0][0] == word[0] and (len(word) == 1 or len(p[0]) == 1 or p[0] == word))}
             return self._people_found(people, " ".join(key))
-        word = key[0]
-        if len(key) > 2 or word in ph.FILLER or word in ph.KEYWORDS or word.isdigit():
-            return []
-        if upper:
+        if upper:  # "SH" is Sarah Henry, "LSCB" the Local Safeguarding Children's Board
             return self._index.get((f"^{word}",), []) + self._people_found(
-                self._by_word.get(("initials", word), set()), word)
-        return self._people_found(self._by_word.get(("first", word), set()) |
-                                  self._by_word.get(("last", word), set()), word)
+                get(("initials", word), set()), word)
+        return self._people_found(get(("first", word), set()) | get(("last", word), set()), word)
 
-    def _refs_in(self, words: _Words) -> tuple[list[str], list[str]]:
-        found, missing = [], []
+    def _refs_in(self, words: _Words) -> tuple[list[str], list[str], list[str]]:
+        """Refs named ("2.4", "5 b"), refs of objectives named ("rec 4"), refs not in the plans."""
+        named, scoped, missing = [], [], []
         for i, word in enumerate(words.words):
             if words.used[i] or not any(c.isdigit() for c in word):
                 continue
-            key, named = ref_key(word), i > 0 and words.words[i - 1] in _OBJECTIVE_WORDS
-            hits = self._refs.get(key)
-            if hits is None and (named or not key.isdigit()):  # "CS18003", "recommendation 3"
-                hits = self._objectives.get(key)
-            if hits or _REFISH.fullmatch(word):
-                found.extend(hits or [])
-                missing.extend([] if hits else [word])
-                words.take(i - named, i)
-        return list(dict.fromkeys(found)), missing
+            after = words.words[i + 1] if i + 1 < len(words.words) else ""
+            if word.isdigit() and len(after) == 1 and ref_key(word + after) in self._refs:
+                word = word + after  # "show 5 b"
+            key, rec = ref_key(word), i > 0 and bool(_OBJECTIVE_WORD.fullmatch(words.words[i - 1]))
+            hits = [r for r in self._refs.get(key, []) if not key.isdigit() or r.strip() == word]
+            scope = self._objectives.get(key, []) if not hits and (rec or not key.isdigit()) else []
+            if hits or scope or rec or _REF.fullmatch(word) and _shape(word) in self._shapes:
+                (named if hits else scoped if scope else missing).extend(hits or scope or [word])
+                words.take(i - rec, i + (word != words.words[i]))
+        return list(dict.fromkeys(named)), list(dict.fromkeys(scoped)), missing
 
     def _entities(self, words: _Words, upper: list[bool], notes: list[str]) -> dict[str, Any]:
         pos = [i for i, w in enumerate(words.words) if not words.used[i] and w not in ph.GLUE]
@@ -210,14 +206,11 @@ class Matcher:
                 "plan": self._plan(votes, words, notes)}
 
     def _plan(self, votes: Counter[int], words: _Words, notes: list[str]) -> str | None:
-        if not votes:
-            return None
         rest = set(words.left())  # "Rochdale council plan": "council" tells the two apart
         score = {n: (count, len(rest & self._plan_words[n])) for n, count in votes.items()}
-        best = max(score.values())
-        winners = sorted(n for n, value in score.items() if value == best)
-        if len(winners) > 1:
-            notes.append(f"which plan: {', '.join(self._plans[n] for n in winners)}?")
+        winners = sorted(n for n, value in score.items() if value == max(score.values()))
+        if len(winners) != 1:
+            notes += [f"which plan: {', '.join(self._plans[n] for n in winners)}?"] * bool(winners)
             return None
         for i, word in enumerate(words.words):
             words.used[i] = words.used[i] or word in self._plan_words[winners[0]]
@@ -228,71 +221,79 @@ class Matcher:
         try:
             return self._parse(text, today)
         except Exception:  # a question must never break the bot
-            return Query(intent="unknown", text=ph.clean(text) if isinstance(text, str) else "",
-                         note="I could not read that question.")
+            return Query(intent="unknown", note="I could not read that question.")
 
     def _parse(self, text: str, today: date) -> Query:
         cleaned = ph.clean(text)
         toks = ph.tokens(cleaned)[:400]
-        words = _Words([self._correct(word) for word, _ in toks])
-        facts: list[ph.TimeFact] = words.scan(
-            lambda s: ((f, f.start, f.end) for f in ph.read_time(s, today)))
-        flags, rags, went = set[str](), set[Rag](), set[Rag]()
-        for name, pattern in ph.PRE_PHRASES:
-            for m in words.scan(_matches(pattern)):
-                flags.add(name)
-                went.update(ph.RAG_WORDS[w] for w in (m["rags"] if name == "went" else "")
-                            .split() if w in ph.RAG_WORDS)
-        refs, missing = self._refs_in(words)
-        notes: list[str] = []
-        found = self._entities(words, [upper for _, upper in toks], notes)
-        for name, pattern in ph.POST_PHRASES:
-            flags.update(name for _ in words.scan(_matches(pattern)))
-        for i, word in enumerate(words.words):
-            if not words.used[i] and word in ph.RAG_WORDS:
-                rags.add(ph.RAG_WORDS[word])
-                words.used[i] = True
-        rags |= {Rag.RED, Rag.AMBER} if "at_risk" in flags else set()
-        rags |= {Rag.GREEN} if "on_track" in flags else set()
-        fields = ph.date_fields(facts, flags, today)
-        listing = bool(rags or flags & {"mine", "overdue", "open", "no_rag"} or found["leads"] or
-                       found["themes"] or fields["due_from"] or fields["due_to"])
-        if refs or missing:
-            intent = "show" if refs else "unknown"
+        words, caps = _Words([self._correct(word) for word, _ in toks]), [c for _, c in toks]
+        facts: list[ph.TimeFact] = words.scan(partial(ph.read_time, today=today))
+        flags, rags, went, notes = set[str](), set[Rag](), set[Rag](), list[str]()
+
+        def read(table: list[tuple[str, re.Pattern[str]]]) -> None:  # a table of phrases
+            for name, pattern in table:
+                for m in words.scan(pattern):
+                    flags.add(name)
+                    said = (m.groupdict().get("rags") or "").split()
+                    (went if name == "went" else rags).update(
+                        ph.RAG_WORDS[w] for w in said if w in ph.RAG_WORDS)
+                    rags.update(ph.IMPLIED.get(name, ()))
+        read(ph.PRE_PHRASES)
+        named, scoped, missing = self._refs_in(words)
+        found = self._entities(words, [c >= 2 for c in caps], notes)
+        read(ph.POST_PHRASES)
+        if strangers := _strangers(words, caps, re.findall(r"(\w+)['\u2019]s\b", cleaned.lower())):
+            found["leads"] += strangers
+            notes.append(f"no lead called {', '.join(strangers)} in the plans")
+        fields, left = ph.date_fields(facts, flags, today), words.left()
+        listing = bool(rags or flags & {"mine", "overdue", "open", "no_rag"} or scoped or found[
+            "leads"] or found["themes"] or not left and (fields["due_from"] or fields["due_to"]))
+        if named or missing:
+            intent = "show"
         elif fields["stale_days"] or fields["changed_since"]:
             intent = "not_updated" if fields["stale_days"] else "changes"
         elif "summary" in flags or listing:
             intent = "summary" if "summary" in flags else "list"
         elif "help" in flags or (not toks and "?" in cleaned):
             intent = "help"
-        else:
-            intent = "summary" if found["plan"] else "unknown"
-        notes.extend([f"no action with ref {', '.join(missing[:5])}"] if missing else [])
-        if left := [word[:30] for word in words.left()]:
+        else:  # "all actions"; "in the Tameside plan" (its summary); not "the weather in Leeds"
+            everything = {"all", "everything", "list", "actions"} & set(words.words)
+            intent = "unknown" if left else "list" if everything else "summary" if found["plan"] \
+                else "unknown"
+        notes.extend([f"no action {', '.join(missing[:5])} in the plans"] if missing else [])
+        if left:
             notes.append(("not understood: " if intent == "unknown" else "ignored: ") +
-                         " ".join(left[:8]))
+                         " ".join(word[:30] for word in left[:8]))
         elif intent == "unknown" and not notes:
             notes.append("nothing in it to look for" if cleaned else "no question found")
         return Query(
-            intent=intent, text=cleaned, refs=refs, rags=[r for r in Rag if r in rags],
-            went_to=[r for r in Rag if r in went], no_rag="no_rag" in flags,
-            open_only="open" in flags, overdue="overdue" in flags, mine="mine" in flags,
-            worse="worse" in flags, better="better" in flags, note="; ".join(notes) or None,
-            **found, **fields)
+            intent=intent, text=cleaned, refs=named + missing if intent == "show" else scoped,
+            rags=[r for r in Rag if r in rags], went_to=[r for r in Rag if r in went],
+            no_rag="no_rag" in flags, open_only="open" in flags, overdue="overdue" in flags,
+            mine="mine" in flags, worse="worse" in flags, better="better" in flags,
+            note="; ".join(notes) or None, **found, **fields)
 
 
-_MATCHERS: dict[tuple[tuple[str, ...], ...], Matcher] = {}
+def _strangers(words: _Words, caps: list[int], possessive: list[str]) -> list[str]:
+    """Capitalised names where a lead goes that the plans do not have ("Bob Smith's actions")."""
+    names, run = [], []
+    for i, word in enumerate([*words.words, ""]):
+        if word and not words.used[i] and caps[i] and word.isalpha() and word not in _NOT_NAMES:
+            run.append(i)
+            continue
+        if run and len(run) <= 3 and (run[0] > 0 and words.words[run[0] - 1] in _LEAD_CONTEXT or
+                                      words.words[run[-1]] in possessive):
+            names.append(" ".join(words.words[j].title() for j in run))
+            words.take(run[0], run[-1])
+        run = []
+    return names
 
 
-def matcher_for(vocab: Vocabulary) -> Matcher:
-    """The Matcher for a vocabulary, built once and kept (a few vocabularies at most)."""
-    key = (tuple(vocab.plans), tuple(vocab.themes), tuple(vocab.leads), tuple(vocab.refs))
-    if key not in _MATCHERS:
-        _MATCHERS.clear() if len(_MATCHERS) >= 8 else None
-        _MATCHERS[key] = Matcher(vocab)
-    return _MATCHERS[key]
+@lru_cache(maxsize=8)  # a Matcher per vocabulary, built once
+def _matcher(key: tuple[tuple[str, ...], ...]) -> Matcher:
+    return Matcher(Vocabulary(**dict(zip(_FIELDS, map(list, key), strict=True))))
 
 
 def parse(text: str, vocab: Vocabulary, *, today: date) -> Query:
     """The Query a question asks, matched against the vocabulary, dates relative to `today`."""
-    return matcher_for(vocab).parse(text, today=today)
+    return _matcher(tuple(tuple(getattr(vocab, f)) for f in _FIELDS)).parse(text, today=today)

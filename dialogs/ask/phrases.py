@@ -21,8 +21,9 @@ EXPAND = {short: tuple(long.split()) for short, long in (
     ("qa", "quality assurance"), ("lac", "looked after children"), ("childrens", "children"),
     ("cla", "looked after children"), ("qop", "quality of practice"), ("gov", "governance"),
     ("lscb", "local safeguarding children board"), ("practise", "practice"))}
-CONTRACT = {("assistant", "director"): ("ad",), ("director", "of", "children", "services"):
-            ("dcs",), ("children", "looked", "after"): ("looked", "after", "children")}
+_SWAP = {"assistant director": "AD", "director of children services": "DCS",
+         "children looked after": "looked after children"}
+_SWAPS = re.compile(rf"\b(?:{'|'.join(_SWAP)})\b", re.IGNORECASE)
 
 
 def clean(text: object) -> str:
@@ -31,18 +32,12 @@ def clean(text: object) -> str:
     return " ".join(raw.split())[:MAX_CHARS]
 
 
-def tokens(text: str) -> list[tuple[str, bool]]:
-    """Lower-case words, each flagged when written with two capitals or more ("QoP", "SH")."""
+def tokens(text: str) -> list[tuple[str, int]]:
+    """Lower-case words, each with how many capitals it was written with ("QoP" 2, "Karen" 1)."""
     text = _POSSESSIVE.sub("", _QUOTES.sub("'", text)).replace("'", "").replace("&", " and ")
-    out: list[tuple[str, bool]] = []
-    for match in _TOKEN.finditer(text):
-        low, upper = match[0].lower(), sum(c.isupper() for c in match[0]) >= 2
-        out.extend((part, upper) for part in EXPAND.get(low, (low,)))
-        for key, long in CONTRACT.items():
-            if len(out) >= len(key) and tuple(w for w, _ in out[-len(key):]) == key:
-                out[-len(key):] = [(word, False) for word in long]
-                break
-    return out
+    text = _SWAPS.sub(lambda m: _SWAP[" ".join(m[0].lower().split())], text)
+    return [(part, sum(c.isupper() for c in m[0])) for m in _TOKEN.finditer(text)
+            for part in EXPAND.get(m[0].lower(), (m[0].lower(),))]
 
 
 GLUE = frozenset("of and the for in on to a an at with by".split())
@@ -57,8 +52,7 @@ priorities area areas plan plans rag rags rating ratings rated lead leads led ow
 owns own responsible responsibility assigned belong belongs belonging leading person whom ok okay
 bot planbot number numbers also both either if then than from anything everything something got
 moment being look looking need needs needed want wants like query question ask asked later
-little white long best young yes well check checkin ref reference objective objectives
-recommendation recommendations requirement requirements section""".split())
+little white long best young yes well check checkin ref reference""".split())
 RAG_WORDS = {word: rag for rag, words in (
     (Rag.RED, "red reds"), (Rag.AMBER, "amber ambers yellow"), (Rag.GREEN, "green greens"),
     (Rag.BLUE, "blue blues complete completed achieved done finished closed delivered evidenced"),
@@ -66,17 +60,14 @@ RAG_WORDS = {word: rag for rag, words in (
 # Words too common to name a theme on their own ("help" is a question, not "Provision of help").
 GENERIC = frozenset("""help care children child young people practice quality information support
     services service local early board working improvement improving performance measures
-    provision leaving looked after social council plan partnership""".split())
+    provision leaving looked after social council plan""".split())
 ROLE_HEADS = frozenset("ad head heads chair director assistant deputy lead manager chief".split())
 _RAGS = r"red|amber|green|blue|complete|completed|achieved"
-
-
-def _phrases(*pairs: tuple[str, str]) -> list[tuple[str, re.Pattern[str]]]:
-    return [(name, re.compile(rf"\b(?:{body})\b")) for name, body in pairs]
+IMPLIED = {"at_risk": (Rag.RED, Rag.AMBER), "on_track": (Rag.GREEN,)}  # RAGs a phrase means
 
 
 # Phrases read before names and themes (several words, unambiguous), in this order.
-PRE_PHRASES = _phrases(
+PRE_PHRASES = [(name, re.compile(rf"\b(?:{body})\b")) for name, body in (
     ("not_updated", r"(?:hasnt|havent|hadnt|didnt|dont|doesnt|not|never|no|without|missing|"
      r"awaiting|outstanding|overdue|late|chase|chasing)(?: (?:been|yet|got|given|sent|done|made|"
      r"had|any|an|a|recent|progress|weekly|status|their|the|check in))* (?:updated?|updates|"
@@ -85,10 +76,12 @@ PRE_PHRASES = _phrases(
     ("went", rf"(?:went|gone|go|goes|turned|turn|became|become|becoming|moved|move|changed|"
      rf"dropped|slipped|fell|rose|raised|upgraded|downgraded|switched)(?: (?:to|into))?(?: from "
      rf"(?:{_RAGS}) to)? (?P<rags>(?:{_RAGS})(?: (?:or|and) (?:{_RAGS}))*)"),
-    ("no_rag", r"not (?:yet )?started|no rags?(?: rating| status)?|no ratings?|not (?:yet )?"
-     r"(?:rag )?rated|unrated|without (?:a |any )?rags?|blank rags?|missing rags?|no status"),
-    ("open", r"not (?:yet )?(?:complete|completed|done|finished|achieved|closed|blue|delivered)|"
-     r"outstanding|open|incomplete|unfinished|uncompleted|still to do|remaining|in progress|"
+    ("no_rag", r"not (?:yet )?started|no rags?(?: rating| status)?|no ratings?|not (?:yet |been "
+     r"|got a |had a )*(?:rag )?rated|unrated|without (?:a |any )?rags?|blank rags?|missing rags?|"
+     r"no status"),
+    ("open", r"(?:not|isnt|arent|wasnt|werent|never|yet to be)(?: yet| been)* (?:complete|"
+     r"completed|done|finished|achieved|closed|blue|delivered)|outstanding|open|incomplete|"
+     r"unfinished|uncompleted|(?:still |left )?(?:to do|needs? doing)|remaining|in progress|"
      r"pending|live|ongoing"),
     ("at_risk", r"at risk|off track|off target|need(?:s|ing)? attention|attention|concerns?|"
      r"concerning|worrying|problems?|struggling"),
@@ -96,10 +89,11 @@ PRE_PHRASES = _phrases(
     ("overdue", r"overdue|late|past (?:their |the |its )?(?:due(?: dates?)?|deadlines?)|"
      r"behind schedule|missed (?:their |the |its )?(?:deadlines?|due dates?)|out of date"),
     ("mine", r"my|mine|myself|(?:assigned to|owned by|led by|for|on|with) me|"
-     r"i (?:own|lead|am|m|have|got)|im (?:responsible|leading|the lead)|(?:do|am|have|did) i"),
-)
+     r"i (?:own|lead|am|m|have|got)|im (?:responsible|leading|the lead)|"
+     r"(?:do|am|have|did) i(?! use| ask)"),
+)]
 # Phrases read after names and themes have taken their words.
-POST_PHRASES = _phrases(
+POST_PHRASES = [(name, re.compile(rf"\b(?:{body})\b")) for name, body in (
     ("worse", r"(?:(?:got|gotten|getting|gone|went|become|became) )?(?:worse|worsened|worsening|"
      r"deteriorated|deteriorating|declined|declining|slipped|slipping|regressed|downgraded|"
      r"gone down|went down|dropped|going backwards?)"),
@@ -112,9 +106,10 @@ POST_PHRASES = _phrases(
     ("help", r"help|examples?|commands?|what can (?:you|i) (?:ask|do|say)|what can you|how do i "
      r"(?:use|ask)|how does (?:this|it) work|usage|hi|hello|hey|menu|options|"
      r"what do you (?:do|understand|know)"),
+    ("rag", rf"(?P<rags>{'|'.join(RAG_WORDS)})"),  # one word, after "Jane Green" had its chance
     ("changes", r"what(?: has| have)? changed|changed|changes|change|updated|updates|update|new|"
      r"latest|recent|recently|lately|happened|happening|movement|moved|progress(?: made)?"),
-)
+)]
 
 # --- Dates --------------------------------------------------------------------------------------
 
@@ -130,14 +125,14 @@ _WD = "|".join(_DAYS)
 _N = "|".join(sorted(_NUMBERS, key=len, reverse=True)) + r"|\d{1,3}"
 _TH = "(?:st|nd|rd|th)?"
 _POINT = (rf"(?:the )?end of (?:the )?(?:this |next )?(?:month|week|year|quarter|(?:{_M})"
-          rf"(?: \d{{4}})?)|\d{{1,2}}{_TH} (?:of )?(?:{_M})(?: \d{{4}})?|(?:{_M}) \d{{1,2}}{_TH}\b"
-          rf"(?: \d{{4}})?|\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}[./-]\d{{1,2}}[./-](?:\d{{4}}|\d\d)"
-          rf"|today|tomorrow|yesterday|{_WD}|(?:{_M})(?: \d{{4}})?|20\d\d")
+          rf"(?: \d{{4}}| \d\d)?)|\d{{1,2}}{_TH} (?:of )?(?:{_M})(?: \d{{4}})?|(?:{_M}) "
+          rf"\d{{1,2}}{_TH}\b(?: \d{{4}})?|\d{{4}}-\d{{1,2}}-\d{{1,2}}|\d{{1,2}}[./-]\d{{1,2}}[./-]"
+          rf"(?:\d{{4}}|\d\d)|today|tomorrow|yesterday|{_WD}|(?:{_M})(?: \d{{4}})?|20\d\d")
 _TIME = re.compile(
     rf"\b(?:(?:between|from) (?P<a>{_POINT}) (?:and|to|until|till) (?P<b>{_POINT})"
     rf"|(?P<win>(?:the )?(?:(?P<dir>next|coming|last|past|previous) )?(?:a )?(?P<n>{_N})"
     rf"(?: of)? (?P<unit>day|week|fortnight|month|year)s?(?P<ago> ago)?)"
-    rf"|(?P<which>this|next|last|previous|coming) (?P<per>week|month|year|quarter)"
+    rf"|(?P<which>this|next|last|past|previous|coming) (?P<per>week|month|year|quarter)"
     rf"|(?P<soon>soon|upcoming|coming up)|(?P<point>{_POINT}))\b")
 _PARTS = re.compile(
     rf"(?P<end>end of (?:the )?(?P<rel>this |next )?)?(?:(?P<d1>\d{{1,2}}){_TH} (?:of )?"
@@ -206,9 +201,11 @@ def _point(text: str, today: date) -> tuple[date, date, date] | None:
             first, last = _period(m["per"], today, 1 if m["rel"] == "next " else 0)
             return last, last, first
         else:
-            month, day_text = _MONTHS[m["m1"] or m["m2"]], m["d1"] or m["d2"]
+            month, day_text, year = _MONTHS[m["m1"] or m["m2"]], m["d1"] or m["d2"], m["y"]
+            if m["end"] and m["d2"] and not year:  # "end of Nov 23": a month and a year
+                day_text, year = None, f"20{int(m['d2']):02d}"
             ahead, back = (month, int(day_text or 32)), (month, int(day_text or 0))  # vs today
-            y1, y2 = (int(m["y"]),) * 2 if m["y"] else (
+            y1, y2 = (int(year),) * 2 if year else (
                 today.year + (ahead < now), today.year - (back > now))
             if day_text:
                 return date(y1, *ahead), date(y1, *ahead), date(y2, *ahead)
@@ -245,7 +242,8 @@ def _fact(m: re.Match[str], today: date, prev: str) -> TimeFact | None:
             lo = lo.replace(year=lo.year - 1)
         return TimeFact(m.start(), m.end(), lo, b[1], min(a[2], lo))
     spec = m["point"]
-    if re.fullmatch(rf"(?:{_M})|20\d\d|{_WD}", spec) and prev not in _PREFIX:
+    if re.fullmatch(rf"(?:{_M})|20\d\d|{_WD}", spec) and prev not in _PREFIX and not (
+            prev == "for" and spec in _MONTHS and len(spec) > 3):  # "for Jan" may be a person
         return None  # "may", "2015" or "monday" alone: a word or a plan's year, not a date
     if not (found := _point(spec, today)):
         return None
