@@ -44,6 +44,7 @@ class ListView(BaseModel):
     total: int
     page: int = 0
     empty_hint: str = "Nothing matches. Try 'summary' or 'help'."
+    note: str | None = None  # words of the question that were not used
 
 
 def _due(line: ActionLine) -> str:
@@ -75,6 +76,8 @@ def list_card(view: ListView) -> dict:
             text(f"{view.total} action{'s' if view.total != 1 else ''}"
                  + (f" · showing {start + 1}–{start + len(shown)}" if view.total > PAGE else ""),
                  isSubtle=True, spacing="None")]
+    if view.note:
+        body.append(text(f"Note: {view.note}.", isSubtle=True, size="Small", spacing="None"))
     if not shown:
         body.append(text(view.empty_hint))
     body += [_line(line) for line in shown]

@@ -126,3 +126,17 @@ async def test_the_labelled_questions_score_above_the_floor():
     report = await score()
     assert report["total"] >= 150
     assert report["correct"] / report["total"] >= ACCURACY_FLOOR, report
+
+
+async def test_words_it_did_not_use_are_shown_and_no_due_date_works(bot):
+    client, fake, url = bot
+    await client.post("/api/messages", json=teams.personal_message(
+        url, "what's overdue in school readiness?"))
+    card = json.dumps(fake.cards()[-1], ensure_ascii=False)
+    assert "Note: ignored: school readiness" in card
+    await client.post("/api/messages", json=teams.personal_message(
+        url, "which actions have no due date?"))
+    card = fake.cards()[-1]
+    assert_valid_card(card)
+    text = json.dumps(card, ensure_ascii=False)
+    assert "**1a**" not in text and "**1c**" in text  # 1a is due Feb-15; 1c says "Completed"

@@ -99,6 +99,8 @@ async def filtered(session: AsyncSession, query: Query, lex: Lexicon, *, today: 
         where.append(or_(*rag_terms))
     if query.open_only:
         where.append(_not_blue())
+    if query.no_due:
+        where.append(Action.due_date.is_(None))
     if query.themes:
         where.append(Theme.name.in_(query.themes))
     if query.refs:

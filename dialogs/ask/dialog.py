@@ -96,7 +96,7 @@ async def reply_for(session: AsyncSession, answer: Answer, *, today: date, page:
     view = ListView(title=title_of(query), question=query.text,
                     lines=[_line(row, today) for row in answer.rows],
                     total=min(answer.total, len(answer.rows)) if answer.rows else answer.total,
-                    page=page)
+                    page=page, note=query.note)
     return Reply(cards=[list_card(view)])
 
 

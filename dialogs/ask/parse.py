@@ -246,8 +246,8 @@ class Matcher:
             found["leads"] += strangers
             notes.append(f"no lead called {', '.join(strangers)} in the plans")
         fields, left = ph.date_fields(facts, flags, today), words.left()
-        listing = bool(rags or flags & {"mine", "overdue", "open", "no_rag"} or scoped or found[
-            "leads"] or found["themes"] or not left and (fields["due_from"] or fields["due_to"]))
+        listing = bool(rags or flags & LISTING_FLAGS or scoped or found["leads"]
+                       or found["themes"] or not left and (fields["due_from"] or fields["due_to"]))
         if named or missing:
             intent = "show"
         elif fields["stale_days"] or fields["changed_since"]:
@@ -269,9 +269,13 @@ class Matcher:
         return Query(
             intent=intent, text=cleaned, refs=named + missing if intent == "show" else scoped,
             rags=[r for r in Rag if r in rags], went_to=[r for r in Rag if r in went],
-            no_rag="no_rag" in flags, open_only="open" in flags, overdue="overdue" in flags,
+            no_rag="no_rag" in flags, no_due="no_due" in flags, open_only="open" in flags,
+            overdue="overdue" in flags,
             mine="mine" in flags, worse="worse" in flags, better="better" in flags,
             note="; ".join(notes) or None, **found, **fields)
+
+
+LISTING_FLAGS = frozenset({"mine", "overdue", "open", "no_rag", "no_due"})
 
 
 def _strangers(words: _Words, caps: list[int], possessive: list[str]) -> list[str]:

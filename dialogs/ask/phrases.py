@@ -85,6 +85,8 @@ PRE_PHRASES = [(name, re.compile(rf"\b(?:{body})\b")) for name, body in (
      r"pending|live|ongoing"),
     ("at_risk", r"at risk|off track|off target|need(?:s|ing)? attention|attention|concerns?|"
      r"concerning|worrying|problems?|struggling"),
+    ("no_due", r"no (?:end |due |target |finish )?dates?|no deadlines?|no timescales?|"
+     r"without (?:an? |any )?(?:end |due )?(?:dates?|deadlines?)|undated|not dated"),
     ("on_track", r"on track|on target"),
     ("overdue", r"overdue|late|past (?:their |the |its )?(?:due(?: dates?)?|deadlines?)|"
      r"behind schedule|missed (?:their |the |its )?(?:deadlines?|due dates?)|out of date"),

@@ -39,6 +39,7 @@ class Query(BaseModel):
     plan: str | None = None  # plan name as stored
     rags: list[Rag] = Field(default_factory=list)  # any of these current RAGs
     no_rag: bool = False  # actions with no RAG yet
+    no_due: bool = False  # actions with no due date ("Ongoing", blank)
     themes: list[str] = Field(default_factory=list)  # theme names as stored
     leads: list[str] = Field(default_factory=list)  # lead names as in the Vocabulary
     mine: bool = False  # the asker's own actions
