@@ -180,15 +180,16 @@ CASES: list[tuple[str, dict]] = [
 
 @pytest.fixture(scope="module")
 def vocab() -> Vocabulary:
-    """Plans, themes, lead cells (as written) and refs of the four real plans."""
-    plans, themes, leads, refs = [], [], [], []
+    """Plans, themes, lead cells (as written), refs and objectives of the four real plans."""
+    plans, themes, leads, refs, objectives = [], [], [], [], {}
     for path in sorted(PLANS.glob("*.txt")):
         draft = read_plan_file(path)
         plans.append(draft.name)
         themes += [theme.name for theme in draft.themes]
         refs += [action.ref for _, action in draft.all_actions()]
         leads += [lead.name for _, action in draft.all_actions() for lead in action.leads]
-    return Vocabulary(plans=plans, themes=list(dict.fromkeys(themes)),
+        objectives |= {objective.ref: objective.text for objective in draft.objectives}
+    return Vocabulary(plans=plans, themes=list(dict.fromkeys(themes)), objectives=objectives,
                       leads=list(dict.fromkeys(leads)), refs=list(dict.fromkeys(refs)))
 
 
@@ -203,6 +204,28 @@ def test_phrasing(matcher: Matcher, question: str, expected: dict) -> None:
     """Every field of the Query is exactly as expected (the note is checked elsewhere)."""
     got = matcher.parse(question, today=TODAY)
     assert got == Query(text=question, note=got.note, **expected)
+
+
+@pytest.mark.parametrize(("question", "objective"), [
+    ("actions for the youth service objective", "CS18005"), ("SEND reforms actions", "CS18006"),
+    ("what's in the ofsted action plan objective?", "CS18008"), ("adoption panel", "24"),
+    ("whats overdue in school readiness", "CS18007"), ("MASS team audit", "2.2"),
+    ("domestic violance notifications", "23"), ("emergency duty service", "9"),
+    ("what's overdue?", None), ("show the plan", None), ("actions for Karen", None),
+    ("what's happening with the weather", None), ("send me the reds", None),
+    ("strategy actions", None), ("school actions", None), ("care leavers", None),
+    ("social workers actions", None), ("workforce stability actions", None),  # a theme first
+])
+def test_objective_titles(vocab: Vocabulary, matcher: Matcher, question: str,
+                          objective: str | None) -> None:
+    """An objective named by its topic scopes the list to its actions; generic words never do."""
+    got, plain = (m.parse(question, today=TODAY) for m in (
+        matcher, Matcher(vocab.model_copy(update={"objectives": {}}))))
+    if objective is None:  # exactly as if the plans had no objectives
+        assert got == plain
+    else:
+        assert (got.intent, got.refs) == ("list", [r for r in vocab.refs if r == objective or (
+            r.startswith(objective) and not r[len(objective)].isdigit())])
 
 
 @pytest.mark.parametrize(("question", "note"), [
@@ -288,7 +311,8 @@ def test_speed(vocab: Vocabulary) -> None:
         "housing health finance youth justice adoption fostering".split())])[:20]
     refs = (vocab.refs + [f"R{n}.{m}" for n in range(1, 300) for m in range(1, 10)])[:2000]
     assert (len(leads), len(themes), len(refs)) == (300, 20, 2000)
-    matcher = Matcher(Vocabulary(plans=vocab.plans, themes=themes, leads=leads, refs=refs))
+    matcher = Matcher(Vocabulary(plans=vocab.plans, themes=themes, leads=leads, refs=refs,
+                                 objectives=vocab.objectives))
     questions = [q for q, _ in CASES] + ["Ned Hall's reds", "R17.3", "Quallity practise Al Wood"]
     started = time.perf_counter()
     for n in range(1000):

@@ -54,11 +54,14 @@ async def lexicon(*, session: AsyncSession, plan: str | None = None) -> Lexicon:
     plans = list((await session.execute(select(Plan.name).order_by(Plan.name))).scalars())
     themes = list((await session.execute(select(Theme.name).distinct())).scalars())
     refs = list((await session.execute(select(Action.ref))).scalars())
+    objectives = dict((await session.execute(select(Objective.ref, Objective.text).order_by(
+        Objective.plan_id, Objective.position))).all())
     cells: dict[str, list[str]] = {}
     for cell in (await session.execute(select(ActionLead.name).distinct())).scalars():
         for person in lead_people(cell) or [cell]:
             cells.setdefault(person, []).append(cell)
-    return Lexicon(Vocabulary(plans=plans, themes=themes, leads=sorted(cells), refs=refs), cells)
+    return Lexicon(Vocabulary(plans=plans, themes=themes, leads=sorted(cells), refs=refs,
+                              objectives=objectives), cells)
 
 
 def _day_start(day: date, tz: str) -> datetime:

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache, partial
-from itertools import accumulate
 from typing import Any
 
 from rapidfuzz import fuzz, process
 
 from dialogs.ask import phrases as ph
-from dialogs.ask.query import Query, Vocabulary
+from dialogs.ask.query import Query, Titles, Vocabulary, Words
 from storage.leads import TITLES, is_role, lead_people
 from storage.rules import Rag, ref_key
 
 _REF = re.compile(r"[a-z]{1,5}\d+(?:\.[a-z0-9]+)*|\d+(?:\.[a-z0-9]+)+|\d+(?!st|nd|rd|th)[a-z]{1,2}")
 _OBJECTIVE = re.compile(r"([a-z]*\d+)[.\s-]?(?:[a-z]{1,2}|\d{1,3})")
 _OBJECTIVE_WORD = re.compile(r"objectives?|recommendations?|recs?|requirements?|priority|section")
-_FIELDS = ("plans", "themes", "leads", "refs")
+_FIELDS = ("plans", "themes", "leads", "refs", "objectives")
 _NOT_NAMES = ph.FILLER | ph.KEYWORDS  # "for December" names a month, not a person
 _LEAD_CONTEXT = frozenset("for by to owns owner led lead leads".split())
 Found = tuple[int, str, frozenset[int], str | None]  # rank, kind, indexes, note
@@ -35,35 +33,14 @@ def _shape(ref: str) -> str:  # "27a" looks like "26a" (9a), "h8" like no Manche
     return re.sub(r"[a-z]+", "a", re.sub(r"\d+", "9", ref.strip().lower()))
 
 
+def _under(refs: dict[str, str], objective: str) -> list[str]:  # CS18005: .A-.D; 23: not 2.3
+    head = objective.strip().lower()  # and objective 1.1 holds action 1.1, not 1.10
+    return [ref for low, ref in refs.items() if low.startswith(head) and not
+            low[len(head):][:1].isdigit()]
+
+
 def _runs(key: tuple[str, ...]) -> Iterable[tuple[str, ...]]:  # runs of up to 8 words
     return (key[i:j] for i in range(len(key)) for j in range(i + 1, min(len(key), i + 8) + 1))
-
-
-class _Words:
-    """The question's words and which of them a rule has already used."""
-
-    def __init__(self, words: list[str]) -> None:
-        self.words, self.used = words, [False] * len(words)
-
-    def scan(self, find: re.Pattern[str] | Callable[[str], list[ph.TimeFact]]) -> list[Any]:
-        """Matches (or date phrases) in the words not yet used, joined; marks their words used."""
-        free = [i for i, used in enumerate(self.used) if not used]
-        starts = list(accumulate((len(self.words[i]) + 1 for i in free), initial=0))
-        found, text = [], " ".join(self.words[i] for i in free)
-        for item, start, end in ([(m, m.start(), m.end()) for m in find.finditer(text)] if
-                                 isinstance(find, re.Pattern) else
-                                 [(f, f.start, f.end) for f in find(text)]):
-            for i in free[bisect_right(starts, start) - 1: bisect_left(starts, end)]:
-                self.used[i] = True
-            found.append(item)
-        return found
-
-    def take(self, first: int, last: int) -> None:  # mark words first..last used
-        self.used[first: last + 1] = [True] * (last + 1 - first)
-
-    def left(self) -> list[str]:  # words no rule used, apart from filler
-        return [w for w, used in zip(self.words, self.used, strict=True) if not used and
-                w not in ph.FILLER]
 
 
 class Matcher:
@@ -105,7 +82,9 @@ class Matcher:
         self._choices: dict[str, list[str]] = {}  # by first letter: typos keep the first letter
         for word in sorted(w for w in self._known if len(w) >= 4 and w.isalpha()):
             self._choices.setdefault(word[0], []).append(word)
-        self._known |= ph.FILLER
+        self._titles = Titles(vocab.objectives, partial(_under, {
+            ref.strip().lower(): ref for ref in vocab.refs}))
+        self._known |= ph.FILLER | self._titles.words
         self._fixes: dict[str, str] = {}
 
     def _add(self, key: tuple[str, ...], rank: int, kind: str, n: int) -> None:
@@ -162,7 +141,7 @@ class Matcher:
                 get(("initials", word), set()), word)
         return self._people_found(get(("first", word), set()) | get(("last", word), set()), word)
 
-    def _refs_in(self, words: _Words) -> tuple[list[str], list[str], list[str]]:
+    def _refs_in(self, words: Words) -> tuple[list[str], list[str], list[str]]:
         """Refs named ("2.4", "5 b"), refs of objectives named ("rec 4"), refs not in the plans."""
         named, scoped, missing = [], [], []
         for i, word in enumerate(words.words):
@@ -179,7 +158,7 @@ class Matcher:
                 words.take(i - rec, i + (word != words.words[i]))
         return list(dict.fromkeys(named)), list(dict.fromkeys(scoped)), missing
 
-    def _entities(self, words: _Words, upper: list[bool], notes: list[str]) -> dict[str, Any]:
+    def _entities(self, words: Words, upper: list[bool], notes: list[str]) -> dict[str, Any]:
         pos = [i for i, w in enumerate(words.words) if not words.used[i] and w not in ph.GLUE]
         seq = [words.words[i] for i in pos]
         candidates = []
@@ -205,7 +184,7 @@ class Matcher:
                 "themes": [self._themes[n] for n in sorted(picked["theme"])],
                 "plan": self._plan(votes, words, notes)}
 
-    def _plan(self, votes: Counter[int], words: _Words, notes: list[str]) -> str | None:
+    def _plan(self, votes: Counter[int], words: Words, notes: list[str]) -> str | None:
         rest = set(words.left())  # "Rochdale council plan": "council" tells the two apart
         score = {n: (count, len(rest & self._plan_words[n])) for n, count in votes.items()}
         winners = sorted(n for n, value in score.items() if value == max(score.values()))
@@ -226,7 +205,7 @@ class Matcher:
     def _parse(self, text: str, today: date) -> Query:
         cleaned = ph.clean(text)
         toks = ph.tokens(cleaned)[:400]
-        words, caps = _Words([self._correct(word) for word, _ in toks]), [c for _, c in toks]
+        words, caps = Words([self._correct(word) for word, _ in toks]), [c for _, c in toks]
         facts: list[ph.TimeFact] = words.scan(partial(ph.read_time, today=today))
         flags, rags, went, notes = set[str](), set[Rag](), set[Rag](), list[str]()
 
@@ -242,6 +221,8 @@ class Matcher:
         named, scoped, missing = self._refs_in(words)
         found = self._entities(words, [c >= 2 for c in caps], notes)
         read(ph.POST_PHRASES)
+        if not (named or scoped or missing or found["themes"]):  # themes first: "workforce"
+            scoped = self._titles.scope(words.words, words.used)  # "workforce stability"
         if strangers := _strangers(words, caps, re.findall(r"(\w+)['\u2019]s\b", cleaned.lower())):
             found["leads"] += strangers
             notes.append(f"no lead called {', '.join(strangers)} in the plans")
@@ -278,7 +259,7 @@ class Matcher:
 LISTING_FLAGS = frozenset({"mine", "overdue", "open", "no_rag", "no_due"})
 
 
-def _strangers(words: _Words, caps: list[int], possessive: list[str]) -> list[str]:
+def _strangers(words: Words, caps: list[int], possessive: list[str]) -> list[str]:
     """Capitalised names where a lead goes that the plans do not have ("Bob Smith's actions")."""
     names, run = [], []
     for i, word in enumerate([*words.words, ""]):
@@ -294,10 +275,12 @@ def _strangers(words: _Words, caps: list[int], possessive: list[str]) -> list[st
 
 
 @lru_cache(maxsize=8)  # a Matcher per vocabulary, built once
-def _matcher(key: tuple[tuple[str, ...], ...]) -> Matcher:
-    return Matcher(Vocabulary(**dict(zip(_FIELDS, map(list, key), strict=True))))
+def _matcher(key: tuple[tuple[Any, ...], ...]) -> Matcher:
+    return Matcher(Vocabulary(**{field: (dict if field == "objectives" else list)(value)
+                                 for field, value in zip(_FIELDS, key, strict=True)}))
 
 
 def parse(text: str, vocab: Vocabulary, *, today: date) -> Query:
     """The Query a question asks, matched against the vocabulary, dates relative to `today`."""
-    return _matcher(tuple(tuple(getattr(vocab, f)) for f in _FIELDS)).parse(text, today=today)
+    key = tuple(tuple(getattr(vocab, f)) for f in _FIELDS[:-1]) + (tuple(vocab.objectives.items()),)
+    return _matcher(key).parse(text, today=today)
