@@ -1,6 +1,6 @@
 """Score the question pipeline (parse + SQL) on the labelled set tests/fixtures/questions.json.
 
-Run: .venv/bin/python -m bench.ask_accuracy [--verbose]
+Run: .venv/bin/python -m bench.ask_accuracy [--questions FILE] [--verbose]
 Each plan is imported into a fresh SQLite file, the set's seed updates are applied, and every
 question is asked as `planbot ask` would; the answer's refs (or counts) are compared with the
 hand-labelled expectation.
@@ -88,9 +88,9 @@ def judge(case: dict, answer) -> bool:
     return any(got == set(refs) for refs in accepted)
 
 
-async def score(verbose: bool = False) -> dict:
+async def score(verbose: bool = False, questions: Path = QUESTIONS) -> dict:
     """Ask every question; return accuracy overall, per plan and per intent, and timings."""
-    data = json.loads(QUESTIONS.read_text(encoding="utf-8"))
+    data = json.loads(await asyncio.to_thread(questions.read_text, encoding="utf-8"))
     today = date.fromisoformat(data["today"])
     by_plan = defaultdict(list)
     for case in data["cases"]:
@@ -136,7 +136,10 @@ def main() -> None:
     """Print the accuracy table."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--verbose", action="store_true", help="show every wrong answer")
-    report = asyncio.run(score(verbose=parser.parse_args().verbose))
+    parser.add_argument("--questions", type=Path, default=QUESTIONS,
+                        help="the labelled set (default: tests/fixtures/questions.json)")
+    args = parser.parse_args()
+    report = asyncio.run(score(verbose=args.verbose, questions=args.questions))
     print(f"Questions: {report['total']}  correct: {report['correct']}  accuracy: "
           f"{100 * report['correct'] / report['total']:.1f} %")
     for kind in ("plans", "intents"):
