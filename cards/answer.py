@@ -45,6 +45,7 @@ class ListView(BaseModel):
     page: int = 0
     empty_hint: str = "Nothing matches. Try 'summary' or 'help'."
     note: str | None = None  # words of the question that were not used
+    by_lead: list[tuple[str, int]] = []  # for "who hasn't updated?": leads and their actions
 
 
 def _due(line: ActionLine) -> str:
@@ -78,6 +79,10 @@ def list_card(view: ListView) -> dict:
                  isSubtle=True, spacing="None")]
     if view.note:
         body.append(text(f"Note: {view.note}.", isSubtle=True, size="Small", spacing="None"))
+    if view.by_lead:
+        shown_leads = ", ".join(f"{_cut(lead, 60)} ({count})" for lead, count in view.by_lead[:25])
+        more = f" and {len(view.by_lead) - 25} more" if len(view.by_lead) > 25 else ""
+        body.append(text(f"**Leads:** {shown_leads}{more}", spacing="Small"))
     if not shown:
         body.append(text(view.empty_hint))
     body += [_line(line) for line in shown]

@@ -150,3 +150,12 @@ async def test_the_held_out_questions_score_above_their_floor():
     report = await score(questions=QUESTIONS_HELD_OUT)
     assert report["total"] >= 45
     assert report["correct"] / report["total"] >= HELD_OUT_FLOOR, report
+
+
+async def test_who_has_not_updated_names_the_leads(bot):
+    client, fake, url = bot
+    await client.post("/api/messages", json=teams.personal_message(url, "who hasn't updated?"))
+    card = fake.cards()[-1]
+    assert_valid_card(card)
+    text = json.dumps(card, ensure_ascii=False)
+    assert "**Leads:** " in text and "Karen Dolton (" in text

@@ -93,7 +93,13 @@ async def reply_for(session: AsyncSession, answer: Answer, *, today: date, page:
             line=_line(row, today), theme=row.theme, measures=row.action.measures,
             objective=f"{objective.ref} {objective.text}" if objective else None,
             history=updates))])
+    by_lead: dict[str, int] = {}
+    if query.intent == "not_updated":
+        for row in answer.rows:
+            for lead in row.leads or ["(no lead written)"]:
+                by_lead[lead] = by_lead.get(lead, 0) + 1
     view = ListView(title=title_of(query), question=query.text,
+                    by_lead=sorted(by_lead.items(), key=lambda item: (-item[1], item[0])),
                     lines=[_line(row, today) for row in answer.rows],
                     total=min(answer.total, len(answer.rows)) if answer.rows else answer.total,
                     page=page, note=query.note)
