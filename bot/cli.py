@@ -17,6 +17,7 @@ from bot.cli_commands import (
     digest_now,
     import_file,
     list_plans_cmd,
+    manifest_cmd,
     open_database,
     outbox_cmd,
     schedule_cmd,
@@ -100,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     ask_.add_argument("--today", help="answer as of this day (YYYY-MM-DD)")
     ask_.add_argument("--plan", help="only this plan")
 
+    pack = commands.add_parser("manifest", help="write the Teams app package (.zip)")
+    pack.add_argument("--app-id", required=True, help="the bot's Microsoft App ID (GUID)")
+    pack.add_argument("--domain", required=True, help="host name the bot is served from")
+    pack.add_argument("--out", type=Path, default=Path("planbot.zip"))
+    pack.add_argument("--name", default="planbot", help="app name shown in Teams")
+    pack.add_argument("--version", default="0.1.0", help="app package version, 1.2.3")
+
     digest = commands.add_parser("digest", help="weekly digest to subscribed channels")
     digest.add_argument("--now", action="store_true", required=True,
                         help="post the digest now")
@@ -142,6 +150,9 @@ def run(argv: list[str] | None = None) -> int:
         elif args.command == "ask":
             asyncio.run(ask_cmd(_settings(args), args.question, today=args.today,
                                 as_json=args.json, plan_name=args.plan))
+        elif args.command == "manifest":
+            manifest_cmd(_settings(args), app_id=args.app_id, domain=args.domain, out=args.out,
+                         name=args.name, version=args.version)
         elif args.command == "digest":
             asyncio.run(digest_now(_settings(args), plan_name=args.plan))
         elif args.command == "outbox":

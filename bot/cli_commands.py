@@ -311,3 +311,29 @@ async def ask_cmd(settings: Settings, question: str, *, today: str | None, as_js
         action = row.action
         print(f"  {action.ref}\t{(action.rag or '-'):<6}\t{action.due_text or '':<12}\t"
               f"{' / '.join(row.leads)[:40]:<40}\t{action.text[:70]}", file=out)
+
+
+def manifest_cmd(settings: Settings, *, app_id: str, domain: str, out: Path, name: str,
+                 version: str, stdout=None) -> None:
+    """Write the Teams app package (a .zip to upload in Teams or the Teams admin centre)."""
+    stdout = stdout or sys.stdout
+    from bot.manifest import ManifestError, manifest, package
+
+    try:
+        content = manifest(app_id=app_id, domain=domain, name=name, version=version,
+                           developer_name=settings.developer_name or None,
+                           developer_url=settings.developer_url or None,
+                           privacy_url=settings.privacy_url or None,
+                           terms_url=settings.terms_url or None)
+    except ManifestError as exc:
+        raise UserError(str(exc)) from exc
+    data = package(content)
+    partial = out.with_name(out.name + ".part")
+    try:
+        partial.write_bytes(data)
+        partial.replace(out)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise UserError(f"cannot write {out}: {exc.strerror}") from exc
+    print(f"Wrote {out} ({len(data)} bytes): manifest {content['manifestVersion']}, "
+          f"bot {content['bots'][0]['botId']}, domain {domain}.", file=stdout)

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     timezone: str = Field("Europe/London", validation_alias=_alias("PLANBOT_TIMEZONE", "timezone"))
     log_level: str = Field("INFO", validation_alias=_alias("PLANBOT_LOG_LEVEL", "log_level"))
     admins: str = Field("", validation_alias=_alias("PLANBOT_ADMINS", "admins"))
+    developer_name: str = Field("", validation_alias=_alias("PLANBOT_DEVELOPER_NAME",
+                                                             "developer_name"))
+    developer_url: str = Field("", validation_alias=_alias("PLANBOT_DEVELOPER_URL",
+                                                            "developer_url"))
+    privacy_url: str = Field("", validation_alias=_alias("PLANBOT_PRIVACY_URL", "privacy_url"))
+    terms_url: str = Field("", validation_alias=_alias("PLANBOT_TERMS_URL", "terms_url"))
 
     @property
     def admin_ids(self) -> frozenset[str]:
