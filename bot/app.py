@@ -50,6 +50,8 @@ async def messages(request: web.Request) -> web.Response:
     malformed tokens (see BOTBUILDER-NOTES.md §0.1, §0.3), so this handler replaces it.
     """
     settings = request.app[SETTINGS]
+    if settings.refuses_traffic:
+        return _error(401, "planbot has no MicrosoftAppId configured and is not in local mode")
     if settings.local_mode and not is_loopback(request.remote):
         log.warning("refused anonymous traffic from %s in local mode", request.remote)
         return _error(403, "local mode accepts traffic from this machine only")
@@ -125,6 +127,10 @@ def create_app(settings: Settings, engine: AsyncEngine, *, clock: Clock = system
         app.cleanup_ctx.append(workers(settings, engine, app[ADAPTER], clock))
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    if settings.refuses_traffic:
+        log.error("No MicrosoftAppId is configured and local mode is off: every request to "
+                  "/api/messages is refused. Set MicrosoftAppId and MicrosoftAppPassword, or "
+                  "use `planbot demo` / `planbot serve --local` on your own machine.")
     if settings.local_mode:
         log.warning("LOCAL MODE: no Bot Framework authentication; anonymous traffic from "
                     "loopback only. Never expose this process to a network.")

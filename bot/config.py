@@ -62,8 +62,14 @@ class Settings(BaseSettings):
 
     @property
     def local_mode(self) -> bool:
-        """Anonymous loopback traffic only: on when asked for, or when no app id is configured."""
-        return self.local or not self.app_id
+        """Anonymous traffic from this machine only: `planbot demo`, `serve --local`,
+        PLANBOT_LOCAL=true."""
+        return self.local
+
+    @property
+    def refuses_traffic(self) -> bool:
+        """No MicrosoftAppId and not local mode: nothing can be authenticated, so refuse all."""
+        return not self.app_id and not self.local
 
     def botframework_config(self) -> object:
         """The attribute object botbuilder's ConfigurationBotFrameworkAuthentication reads."""

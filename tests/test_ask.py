@@ -41,8 +41,9 @@ ACCURACY_FLOOR = 0.95  # measured 97.6 % (README); the test fails if the score d
 async def bot(engine, sessions):
     fake, server = await start_connector()
     url = str(server.make_url("")).rstrip("/") + "/"
-    client = TestClient(TestServer(create_app(Settings(app_id="", app_password=""), engine,
-                                              clock=lambda: NOW), host="127.0.0.1"))
+    settings = Settings(app_id="", app_password="", local=True)
+    client = TestClient(TestServer(create_app(settings, engine, clock=lambda: NOW),
+                                   host="127.0.0.1"))
     await client.start_server()
     async with sessions() as session, session.begin():
         await save_draft(session=session, now=NOW, draft=read_plan_file(

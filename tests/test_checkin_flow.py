@@ -42,7 +42,7 @@ class World:
         return response
 
     async def drain(self) -> int:
-        settings = Settings(app_id="", app_password="")
+        settings = Settings(app_id="", app_password="", local=True)
         # The sender's rate limiter needs a clock that moves: the real one.
         sender = Sender(self.sessions, BotDelivery(self.app[ADAPTER], settings,
                                                    clock=system_clock), system_clock)
@@ -75,7 +75,7 @@ class World:
 async def world(engine, sessions):
     fake, server = await start_connector()
     url = str(server.make_url("")).rstrip("/") + "/"
-    settings = Settings(app_id="", app_password="", admins=ADMIN[0]["aadObjectId"])
+    settings = Settings(app_id="", app_password="", local=True, admins=ADMIN[0]["aadObjectId"])
     app = create_app(settings, engine, clock=lambda: NOW)
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()

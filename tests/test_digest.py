@@ -33,7 +33,7 @@ CHANNEL_ID = teams.CHANNEL["id"].split(";messageid=")[0]
 async def bot(engine, sessions):
     fake, server = await start_connector()
     url = str(server.make_url("")).rstrip("/") + "/"
-    app = create_app(Settings(app_id="", app_password=""), engine, clock=lambda: NOW)
+    app = create_app(Settings(app_id="", app_password="", local=True), engine, clock=lambda: NOW)
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     async with sessions() as session, session.begin():
@@ -116,8 +116,8 @@ async def test_digest_is_posted_to_the_channel_on_friday_once(bot, sessions):
     def moving() -> datetime:  # NOW, but moving (the sender's rate limiter needs time to pass)
         return system_clock() + offset
 
-    sender = Sender(sessions, BotDelivery(app[ADAPTER], Settings(app_id="", app_password=""),
-                                          clock=moving), moving)
+    settings = Settings(app_id="", app_password="", local=True)
+    sender = Sender(sessions, BotDelivery(app[ADAPTER], settings, clock=moving), moving)
     await sender.drain_once()
     [sent] = fake.sent
     assert sent.conversation_id == CHANNEL_ID

@@ -29,7 +29,7 @@ async def _client(engine, settings: Settings) -> TestClient:
 
 @pytest.fixture
 async def client(engine):
-    client = await _client(engine, Settings(app_id="", app_password=""))
+    client = await _client(engine, Settings(app_id="", app_password="", local=True))
     yield client
     await client.close()
 
@@ -147,3 +147,16 @@ async def test_healthz_reports_the_database(client):
 def test_loopback_detection():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("127.8.9.10")
     assert not is_loopback("10.0.0.1") and not is_loopback(None) and not is_loopback("garbage")
+
+
+async def test_without_app_id_or_local_mode_everything_is_refused(engine, connector):
+    fake, url = connector
+    client = await _client(engine, Settings(app_id="", app_password="", local=False))
+    try:
+        response = await post(client, teams.personal_message(url, "help"))
+        assert response.status == 401
+        assert "not in local mode" in (await response.json())["error"]
+        assert (await client.get("/healthz")).status == 200  # health still answers
+    finally:
+        await client.close()
+    assert fake.sent == []

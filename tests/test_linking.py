@@ -33,7 +33,7 @@ async def bot(engine, sessions):
     fake, server = await start_connector()
     fake.roster = [teams.roster_member(*member) for member in ROSTER]
     url = str(server.make_url("")).rstrip("/") + "/"
-    settings = Settings(app_id="", app_password="", admins=ADMIN[0]["aadObjectId"])
+    settings = Settings(app_id="", app_password="", local=True, admins=ADMIN[0]["aadObjectId"])
     client = TestClient(TestServer(create_app(settings, engine, clock=lambda: NOW),
                                    host="127.0.0.1"))
     await client.start_server()

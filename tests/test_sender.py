@@ -21,7 +21,7 @@ from tests.fakes import teams
 from tests.fakes.connector import start_connector
 from tests.test_outbox import make_checkin
 
-LOCAL = Settings(app_id="", app_password="")
+LOCAL = Settings(app_id="", app_password="", local=True)
 CONVERSATION = teams.PERSONAL["id"]
 
 
