@@ -23,6 +23,7 @@ from bot.cli_commands import (
     schedule_cmd,
     serve,
 )
+from bot.cli_people import delete_person_cmd, link_cmd, people_cmd, unlink_cmd
 from bot.config import Settings
 from storage.importers.draft import PlanImportError
 
@@ -116,6 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     outbox = commands.add_parser("outbox", help="list proactive messages and their state")
     outbox.add_argument("--status", choices=["pending", "sending", "sent", "failed"])
 
+    people = commands.add_parser("people", help="plan leads, their Teams users and suggestions")
+    people.add_argument("--plan", help="only this plan (default: every plan)")
+    link = commands.add_parser("link", help="link a plan lead to a Teams user")
+    link.add_argument("lead", help="the lead as written in the plan")
+    link.add_argument("user", help="display name, email or AAD object id")
+    unlink = commands.add_parser("unlink", help="undo a lead's link")
+    unlink.add_argument("lead", help="the lead as written in the plan")
+    forget = commands.add_parser("delete-person",
+                                 help="erase a person's personal data (data protection)")
+    forget.add_argument("user", help="display name, email or AAD object id")
+    forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
     commands.add_parser("plans", help="list the plans in the database")
     commands.add_parser("migrate", help="create or upgrade the database schema")
     return parser
@@ -157,6 +170,14 @@ def run(argv: list[str] | None = None) -> int:
             asyncio.run(digest_now(_settings(args), plan_name=args.plan))
         elif args.command == "outbox":
             asyncio.run(outbox_cmd(_settings(args), status=args.status))
+        elif args.command == "people":
+            asyncio.run(people_cmd(_settings(args), plan_name=args.plan))
+        elif args.command == "link":
+            asyncio.run(link_cmd(_settings(args), lead=args.lead, user=args.user))
+        elif args.command == "unlink":
+            asyncio.run(unlink_cmd(_settings(args), lead=args.lead))
+        elif args.command == "delete-person":
+            asyncio.run(delete_person_cmd(_settings(args), user=args.user, yes=args.yes))
         elif args.command == "plans":
             asyncio.run(list_plans_cmd(_settings(args)))
         elif args.command == "migrate":
