@@ -23,7 +23,7 @@ from bot.cli_commands import (
     schedule_cmd,
     serve,
 )
-from bot.cli_people import delete_person_cmd, link_cmd, people_cmd, unlink_cmd
+from bot.cli_people import admin_cmd, delete_person_cmd, link_cmd, people_cmd, unlink_cmd
 from bot.config import Settings
 from storage.importers.draft import PlanImportError
 
@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask_.add_argument("--today", help="answer as of this day (YYYY-MM-DD)")
     ask_.add_argument("--plan", help="only this plan")
 
+    admin = commands.add_parser("admin", help="plan admins: add, remove, list")
+    admin.add_argument("action", choices=["add", "remove", "list"])
+    admin.add_argument("key", nargs="?", help="email or AAD object id")
+
     pack = commands.add_parser("manifest", help="write the Teams app package (.zip)")
     pack.add_argument("--app-id", required=True, help="the bot's Microsoft App ID (GUID)")
     pack.add_argument("--domain", required=True, help="host name the bot is served from")
@@ -163,6 +167,8 @@ def run(argv: list[str] | None = None) -> int:
         elif args.command == "ask":
             asyncio.run(ask_cmd(_settings(args), args.question, today=args.today,
                                 as_json=args.json, plan_name=args.plan))
+        elif args.command == "admin":
+            asyncio.run(admin_cmd(_settings(args), action=args.action, key=args.key))
         elif args.command == "manifest":
             manifest_cmd(_settings(args), app_id=args.app_id, domain=args.domain, out=args.out,
                          name=args.name, version=args.version)

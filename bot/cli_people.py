@@ -8,6 +8,7 @@ data-protection request while keeping the plan's history readable ("a former lea
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -254,3 +255,40 @@ async def delete_person_cmd(settings: Settings, *, user: str, yes: bool,
           file=out)
     for what, number in erasure.counts.items():
         print(f"  {what}: {number}", file=out)
+
+
+async def admin_cmd(settings: Settings, *, action: str, key: str | None, out=None) -> None:
+    """`planbot admin add|remove|list`: plan admins by email or AAD object id."""
+    out = out or sys.stdout
+    from dialogs.context import system_clock
+    from storage.db import session_factory, transaction
+    from storage.models import Admin
+
+    if action in ("add", "remove") and not (key and key.strip()):
+        raise UserError(f"planbot admin {action} needs an email or AAD object id")
+    key = (key or "").strip().lower()
+    if action == "add" and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+|[0-9a-f-]{36}", key):
+        raise UserError(f"{key!r} is neither an email nor an AAD object id")
+    engine = await open_database(settings)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            row = (await session.execute(select(Admin).where(Admin.key == key))).scalar()
+            if action == "add":
+                if row is None:
+                    session.add(Admin(key=key, added_at=system_clock()))
+                print(f"{key} is {'already ' if row else ''}a plan admin.", file=out)
+            elif action == "remove":
+                if row is None:
+                    where = (" (it comes from PLANBOT_ADMINS: change that setting)"
+                             if key in settings.admin_ids else "")
+                    raise UserError(f"{key} is not an admin added with `planbot admin`{where}")
+                await session.delete(row)
+                print(f"{key} is no longer a plan admin.", file=out)
+            else:
+                rows = (await session.execute(select(Admin).order_by(Admin.key))).scalars()
+                lines = [f"{row.key}\tadded {row.added_at:%Y-%m-%d}" for row in rows]
+                lines += [f"{k}\tfrom PLANBOT_ADMINS" for k in sorted(settings.admin_ids)]
+                print("\n".join(lines) if lines else "No plan admins yet: planbot admin add "
+                      "EMAIL", file=out)
+    finally:
+        await engine.dispose()

@@ -16,7 +16,7 @@ from dialogs.checkin import card_view, period_label
 from dialogs.checkin_payload import ActionAnswer, CheckinSubmit, SubmitInvalid
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
-from storage.models import Action, Checkin, CheckinRound, Person, Plan, StatusUpdate
+from storage.models import Action, Admin, Checkin, CheckinRound, Person, Plan, StatusUpdate
 from storage.people import linked_people
 from storage.updates import record_update
 
@@ -37,12 +37,15 @@ async def acting_person(session: AsyncSession, turn: Turn) -> Person | None:
     return None
 
 
-def is_admin(person: Person | None, deps: Deps) -> bool:
-    """True when the person's email or AAD object id is in PLANBOT_ADMINS."""
+async def is_admin(session: AsyncSession, person: Person | None, deps: Deps) -> bool:
+    """True when the person's email or AAD object id is in PLANBOT_ADMINS or `planbot admin`."""
     if person is None:
         return False
     ids = {(person.email or "").lower(), (person.aad_object_id or "").lower()} - {""}
-    return bool(ids & deps.admins)
+    if ids & deps.admins:
+        return True
+    return bool(ids) and (await session.execute(
+        select(Admin.id).where(Admin.key.in_(ids)).limit(1))).scalar() is not None
 
 
 def update_key(checkin_id: int, answer: ActionAnswer) -> str:
@@ -77,7 +80,9 @@ async def _context(session: AsyncSession, checkin: Checkin):
 
 async def _may_update(session: AsyncSession, actor: Person, lead: Person, deps: Deps) -> bool:
     """The lead, the lead's delegate or a plan admin (decided from stored data, not the card)."""
-    return actor.id == lead.id or lead.delegate_id == actor.id or is_admin(actor, deps)
+    if actor.id == lead.id or lead.delegate_id == actor.id:
+        return True
+    return await is_admin(session, actor, deps)
 
 
 async def _still_led_by(session: AsyncSession, plan_id: int, action_ids: set[int],
@@ -169,7 +174,7 @@ async def submit(turn: Turn, deps: Deps) -> Reply:
                         sorted(asked - on_card))
             return Reply(text="That answer names actions that were not on your card. Nothing "
                               "was changed.")
-        allowed = (on_card if is_admin(actor, deps)
+        allowed = (on_card if await is_admin(session, actor, deps)
                    else await _still_led_by(session, plan.id, asked, lead.id))
         actions = {a.id: a for a in (await session.execute(
             select(Action).where(Action.id.in_(asked)))).scalars()}

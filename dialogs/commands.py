@@ -85,7 +85,7 @@ async def update_by_chat(turn: Turn, deps: Deps) -> Reply:
         action, plan = found[0]
         leads = await _leads_of(session, action)
         allowed = any(lead.id == actor.id or lead.delegate_id == actor.id for lead in leads)
-        if not (allowed or is_admin(actor, deps)):
+        if not (allowed or await is_admin(session, actor, deps)):
             return Reply(text=f"Only the lead of {action.ref}, their delegate or a plan admin "
                               "can update it. Nothing was changed.")
         await record_update(session=session, action=action, source="chat", at=deps.clock(),
@@ -160,7 +160,7 @@ async def link(turn: Turn, deps: Deps) -> Reply:
                          re.IGNORECASE)
     async with deps.sessions() as session, session.begin():
         actor = await acting_person(session, turn)
-        if not is_admin(actor, deps):
+        if not await is_admin(session, actor, deps):
             return Reply(text=ADMIN_ONLY)
         people = await _person_named(session, match["user"])
         if len(people) != 1:
@@ -178,7 +178,7 @@ async def unlink(turn: Turn, deps: Deps) -> Reply:
     """Admin: 'unlink SH' removes a wrong link (the lead goes back to unlinked)."""
     lead = re.sub(r"^unlink\s+", "", normalise(turn.text), flags=re.I)
     async with deps.sessions() as session, session.begin():
-        if not is_admin(await acting_person(session, turn), deps):
+        if not await is_admin(session, await acting_person(session, turn), deps):
             return Reply(text=ADMIN_ONLY)
         count = await unlink_lead(session=session, lead=lead)
     if count == 0:
@@ -191,7 +191,7 @@ async def unlinked(turn: Turn, deps: Deps) -> Reply:
     """Admin: the leads not yet linked to Teams users, with suggestions to confirm."""
     async with deps.sessions() as session:
         actor = await acting_person(session, turn)
-        if not is_admin(actor, deps):
+        if not await is_admin(session, actor, deps):
             return Reply(text=ADMIN_ONLY)
         report = await lead_report(session=session)
         names = {p.id: p.display_name for p in (await session.execute(select(Person).where(
@@ -236,7 +236,7 @@ async def own_plan(turn: Turn, deps: Deps) -> Reply:
     """Admin: become the owner who is told which leads did not answer."""
     async with deps.sessions() as session, session.begin():
         actor = await acting_person(session, turn)
-        if not is_admin(actor, deps):
+        if not await is_admin(session, actor, deps):
             return Reply(text=ADMIN_ONLY)
         plans = (await session.execute(select(Plan))).scalars().all()
         for plan in plans:

@@ -252,3 +252,11 @@ class ChannelSubscription(SQLModel, table=True):
     timezone: str = "Europe/London"
     created_by: str | None = None
     created_at: datetime = _when(default_factory=utcnow)
+
+
+class Admin(SQLModel, table=True):
+    """A plan admin added with `planbot admin add` (besides those in PLANBOT_ADMINS)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=320)  # email or AAD object id, lower case
+    added_at: datetime = _when(default_factory=utcnow)

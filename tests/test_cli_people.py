@@ -232,3 +232,34 @@ def test_delete_person_asks_for_confirmation(tmp_path):
     asyncio.run(delete_person_cmd(settings, user="Karen Dolton", yes=False,
                                   confirm=lambda prompt: True, interactive=True, out=out))
     assert "Erased the personal data of Karen Dolton" in out.getvalue()
+
+
+def test_admins_are_added_listed_removed_and_recognised(tmp_path, capsys):
+    db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 'admins.db'}"]
+    assert run([*db, "admin", "add", "Sam.Admin@Council.example"]) == 0
+    assert run([*db, "admin", "add", "sam.admin@council.example"]) == 0
+    assert "already a plan admin" in capsys.readouterr().out
+    assert run([*db, "admin", "list"]) == 0
+    assert "sam.admin@council.example\tadded" in capsys.readouterr().out
+    assert run([*db, "admin", "add", "not an email"]) == 2
+    assert "neither an email nor an AAD object id" in capsys.readouterr().err
+    assert run([*db, "admin", "remove", "sam.admin@council.example"]) == 0
+    assert run([*db, "admin", "remove", "sam.admin@council.example"]) == 2
+    assert run([*db, "admin", "add"]) == 2
+
+
+async def test_a_database_admin_may_link_in_chat(sessions, now):
+    from dialogs.checkin_submit import is_admin
+    from dialogs.context import Deps
+    from storage.models import Admin, Person
+
+    async with sessions() as session, session.begin():
+        sam = Person(display_name="Sam", email="Sam@Council.example", created_at=now)
+        kim = Person(display_name="Kim", email="kim@council.example", created_at=now)
+        session.add_all([sam, kim, Admin(key="sam@council.example", added_at=now)])
+    deps = Deps(sessions=sessions, admins=frozenset({"kim@council.example"}))
+    async with sessions() as session:
+        assert await is_admin(session, sam, deps)  # from `planbot admin add`
+        assert await is_admin(session, kim, deps)  # from PLANBOT_ADMINS
+        assert not await is_admin(session, None, deps)
+        assert not await is_admin(session, Person(display_name="x", created_at=now), deps)
