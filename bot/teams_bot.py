@@ -75,7 +75,7 @@ class PlanBot(TeamsActivityHandler):
             if user is not None and user.id and (activity.conversation.conversation_type
                                                   or "personal") == "personal":
                 person = await upsert_person(
-                    session=session, display_name=user.name or user.id, teams_user_id=user.id,
+                    session=session, display_name=user.name, teams_user_id=user.id,
                     aad_object_id=getattr(user, "aad_object_id", None), email=None, now=now)
             await store_reference(session=session, activity=activity,
                                   person_id=person.id if person else None, now=now)

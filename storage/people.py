@@ -28,9 +28,14 @@ __all__ = [
 # --- Repository ---------------------------------------------------------------------------------
 
 
-async def upsert_person(*, session: AsyncSession, display_name: str, teams_user_id: str | None,
-                        aad_object_id: str | None, email: str | None, now: datetime) -> Person:
-    """Find a person by AAD id, then Teams id, then email (any case); update or create them."""
+async def upsert_person(*, session: AsyncSession, display_name: str | None,
+                        teams_user_id: str | None, aad_object_id: str | None, email: str | None,
+                        now: datetime) -> Person:
+    """Find a person by AAD id, then Teams id, then email (any case); update or create them.
+
+    With no display name (Teams leaves it out of some events) a known person keeps theirs and a
+    new one is named after their id until they are seen with a name.
+    """
     person = None
     for column, value in ((Person.aad_object_id, aad_object_id),
                           (Person.teams_user_id, teams_user_id),
@@ -39,7 +44,8 @@ async def upsert_person(*, session: AsyncSession, display_name: str, teams_user_
             person = (await session.execute(
                 select(Person).where(column == value).order_by(Person.id).limit(1))).scalar()
     if person is None:
-        person = Person(display_name=display_name, created_at=now)
+        fallback = display_name or email or teams_user_id or aad_object_id or "unknown user"
+        person = Person(display_name=fallback, created_at=now)
     for attribute, value in (("aad_object_id", aad_object_id), ("teams_user_id", teams_user_id)):
         if value and getattr(person, attribute) != value:
             await _release(session, attribute, value)

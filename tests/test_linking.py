@@ -109,3 +109,15 @@ async def test_a_non_admin_cannot_link(bot, sessions):
         url, "people.link", {"lead": "D Copley", "user": "David Copley"}))).json()
     assert "only a plan admin" in str(body["value"])
     assert await linked(sessions, "D Copley") == {None}
+
+
+async def test_an_event_without_a_name_keeps_the_name_already_known(bot, sessions):
+    client, fake, url = bot
+    await client.post("/api/messages", json=teams.personal_message(url, "hi", who=ADMIN))
+    nameless = teams.installation_update(url, who=ADMIN)
+    nameless["from"].pop("name")
+    await client.post("/api/messages", json=nameless)
+    async with sessions() as session:
+        names = list((await session.execute(select(Person.display_name).where(
+            Person.aad_object_id == ADMIN[0]["aadObjectId"]))).scalars())
+    assert names == ["Sam Admin"]
