@@ -71,7 +71,17 @@ async def messages(request: web.Request) -> web.Response:
     auth_header = request.headers.get("Authorization", "")
     adapter = request.app[ADAPTER]
     try:
-        response = await adapter.process_activity(auth_header, activity, request.app[BOT].on_turn)
+        # Authenticate first, on its own: botbuilder raises many types for bad tokens
+        # (PermissionError, jwt errors, IndexError for an unknown key id, bare Exception for an
+        # endorsement), and every one of them means 401, never 500.
+        authenticated = await adapter.bot_framework_authentication.authenticate_request(
+            activity, auth_header)
+    except Exception as exc:  # noqa: BLE001 - any failure to authenticate is a 401
+        log.warning("unauthorised request (%s): %s", type(exc).__name__, exc)
+        return _error(401, "unauthorised")
+    try:
+        response = await adapter.process_activity(authenticated, activity,
+                                                  request.app[BOT].on_turn)
     except (PermissionError, jwt.PyJWTError) as exc:
         log.warning("unauthorised request: %s", exc)
         return _error(401, "unauthorised")
