@@ -99,3 +99,8 @@ async def test_checkin_card_is_delivered_and_recorded(pg, cli):
     assert response["type"] == CARD, response
     recorded = texts(response["value"])
     assert "Recorded" in recorded and "Audit booked (e2e)" in recorded, recorded[:2000]
+    # "show <ref>" now answers with the new RAG and the note in the action's history.
+    first_ref = re.search(r'"(\w+) · ', json.dumps(card, ensure_ascii=False))
+    assert first_ref, "the card names its first action"
+    shown = texts(cards(await ask(pg, f"show {first_ref.group(1)}"))[0])
+    assert "🟠 Amber" in shown and "Audit booked (e2e)" in shown, shown[:2000]
