@@ -151,7 +151,7 @@ async def submit(turn: Turn, deps: Deps) -> Reply:
     """Store a submitted check-in card and answer with the read-only 'recorded' card."""
     data = turn.value or {}
     now = deps.clock()
-    today = now.astimezone(ZoneInfo(deps.timezone)).date()
+    today = deps.today()
     async with deps.sessions() as session, session.begin():
         checkin = await checkin_by_token(session, data)
         if checkin is None:
@@ -194,7 +194,6 @@ async def submit(turn: Turn, deps: Deps) -> Reply:
 @router.verb("checkin.refresh")
 async def refresh(turn: Turn, deps: Deps) -> Reply:
     """Teams asks for the card's current state: the recorded card once answered."""
-    now = deps.clock()
     async with deps.sessions() as session:
         checkin = await checkin_by_token(session, turn.value or {})
         if checkin is None:
@@ -204,6 +203,6 @@ async def refresh(turn: Turn, deps: Deps) -> Reply:
         if checkin.status == "answered":
             view = await recorded_view(session, checkin, plan, lead, label, deps.timezone)
             return Reply(cards=[recorded_card(view)], replace=True)
-        today = now.astimezone(ZoneInfo(deps.timezone)).date()
+        today = deps.today()
         view = await card_view(session, checkin, plan=plan, lead=lead, label=label, today=today)
         return Reply(cards=[checkin_card(view)], replace=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, or_, select
@@ -28,10 +28,6 @@ _UPDATE = re.compile(
     r"update\s+(?P<ref>[\w.\-]+)\s+(?P<rag>red|amber|green|blue|r|a|g|b)\b\s*[:\-,]?\s*"
     r"(?P<text>.*)", re.IGNORECASE | re.DOTALL)
 _EVIDENCE = re.compile(r"\bevidence\s*[:\-]\s*(?P<evidence>.+)$", re.IGNORECASE | re.DOTALL)
-
-
-def _today(deps: Deps) -> date:
-    return deps.clock().astimezone(ZoneInfo(deps.timezone)).date()
 
 
 def read_day(text: str, today: date) -> date | None:
@@ -100,7 +96,7 @@ async def update_by_chat(turn: Turn, deps: Deps) -> Reply:
 async def snooze(turn: Turn, deps: Deps) -> Reply:
     """'snooze until 1 Dec' / "I'm on leave until 12 December": no cards while away."""
     words = re.split(r"\b(?:until|till|to)\b", normalise(turn.text), maxsplit=1, flags=re.I)
-    day = read_day(words[1].strip(), _today(deps)) if len(words) == 2 else None
+    day = read_day(words[1].strip(), deps.today()) if len(words) == 2 else None
     if day is None:
         return Reply(text="I couldn't read that date. Try: snooze until 1 Dec")
     async with deps.sessions() as session, session.begin():
@@ -226,9 +222,7 @@ async def confirm_link(turn: Turn, deps: Deps) -> Reply:
         data = LinkConfirm.model_validate(turn.value or {})
     except ValidationError:
         return Reply(text="That link button is out of date; type 'who is unlinked?' again.")
-    return await link(Turn(text=f"link {data.lead} to {data.user}",
-                           conversation_type=turn.conversation_type, user_name=turn.user_name,
-                           user_aad_id=turn.user_aad_id, user_id=turn.user_id), deps)
+    return await link(replace(turn, text=f"link {data.lead} to {data.user}", value=None), deps)
 
 
 @router.intent(r"(make me|set me as|i am) (the )?(plan )?owner( of .+)?")

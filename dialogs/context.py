@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,6 +39,10 @@ class Deps:
     clock: Clock = system_clock
     admins: frozenset[str] = frozenset()  # emails or AAD object ids, lower case
     timezone: str = "Europe/London"
+
+    def today(self) -> date:
+        """Today in the plan's time zone, from the injected clock."""
+        return self.clock().astimezone(ZoneInfo(self.timezone)).date()
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,13 +106,9 @@ async def reply_for(session: AsyncSession, answer: Answer, *, today: date, page:
     return Reply(cards=[list_card(view)])
 
 
-def _today(deps: Deps) -> date:
-    return deps.clock().astimezone(ZoneInfo(deps.timezone)).date()
-
-
 async def answer_text(turn: Turn, deps: Deps, *, page: int = 0) -> Reply | None:
     """Answer a question, or None when it is not one (the caller then explains what works)."""
-    today = _today(deps)
+    today = deps.today()
     async with deps.sessions() as session:
         asker = await acting_person(session, turn)
         answer = await ask(session, turn.text, today=today, tz=deps.timezone,
@@ -143,7 +139,6 @@ async def more(turn: Turn, deps: Deps) -> Reply:
         data = MorePage.model_validate(turn.value or {})
     except ValidationError:
         return Reply(text="That button is out of date; ask the question again.")
-    again = Turn(text=data.question, conversation_type=turn.conversation_type,
-                 user_name=turn.user_name, user_aad_id=turn.user_aad_id, user_id=turn.user_id)
+    again = replace(turn, text=data.question, value=None)
     return await answer_text(again, deps, page=data.page) or Reply(
         text="That button is out of date; ask the question again.")
