@@ -8,7 +8,10 @@ import re
 import zipfile
 from pathlib import Path
 
-APPMANIFEST = Path(__file__).resolve().parent.parent / "appmanifest"
+import appmanifest
+
+# A package (appmanifest/__init__.py) so that a wheel install carries the template and icons.
+APPMANIFEST = Path(appmanifest.__file__).resolve().parent
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 _HOST = re.compile(r"^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
                    re.I)

@@ -64,3 +64,19 @@ def test_an_unwritable_path_exits_2_and_leaves_nothing(tmp_path, capsys):
                 "--out", str(out)]) == 2
     assert "cannot write" in capsys.readouterr().err
     assert not out.parent.exists()
+
+
+def test_the_package_data_ships_every_manifest_file():
+    """`pip install planbot` (not only an editable install) must carry the template and icons."""
+    import fnmatch
+    import tomllib
+
+    from bot.manifest import APPMANIFEST
+
+    config = tomllib.loads((APPMANIFEST.parent / "pyproject.toml").read_text())["tool"]
+    assert "appmanifest" in config["setuptools"]["packages"]["find"]["include"]
+    patterns = config["setuptools"]["package-data"]["appmanifest"]
+    needed = {"manifest.json", "color.png", "outline.png"}
+    assert needed <= {p.name for p in APPMANIFEST.iterdir()}
+    for name in needed:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name

@@ -205,10 +205,23 @@ class Playground:
                 raise RuntimeError(f"{path} -> {response.status} {text}")
             return json.loads(text) if text else None
 
-    async def send_text(self, text: str) -> dict:
-        return await self._post(f"/_conversation/v1/conversations/{self.personal}/messages",
-                                {"from": {"id": self.user["id"]}, "text": text,
-                                 "textFormat": "plain"})
+    async def send_text(self, text: str, conversation: str | None = None,
+                        mention_bot: bool = False) -> dict:
+        """A message from the current user; in a channel or group chat the bot must be
+        @mentioned to hear it, as in Teams."""
+        body = {"from": {"id": self.user["id"]}, "text": text, "textFormat": "plain"}
+        if mention_bot:
+            at = f"<at>{self.cfg['bot']['name']}</at>"
+            body.update(text=f"{at} {text}",
+                        mentions=[{"mentioned": {"id": self.cfg["bot"]["id"]}, "text": at}])
+        return await self._post(
+            f"/_conversation/v1/conversations/{conversation or self.personal}/messages", body)
+
+    async def submit(self, card_id: str, value: dict) -> dict:
+        """Action.Submit on a card: the client merges the inputs into the action's data."""
+        return await self._post("/_conversation/v1/submit", {
+            "conversation": {"id": self.personal}, "from": {"id": self.user["id"]},
+            "replyToId": card_id, "value": value})
 
     async def execute(self, card_id: str, verb: str | None, data: dict) -> dict:
         action = {"type": "Action.Execute", "data": data}

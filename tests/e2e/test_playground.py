@@ -104,3 +104,38 @@ async def test_checkin_card_is_delivered_and_recorded(pg, cli):
     assert first_ref, "the card names its first action"
     shown = texts(cards(await ask(pg, f"show {first_ref.group(1)}"))[0])
     assert "🟠 Amber" in shown and "Audit booked (e2e)" in shown, shown[:2000]
+
+    # The lead changes their mind on the same card, now with the Action.Submit fallback (what an
+    # older Teams client sends): a message with `value`, answered by updating the card in place.
+    submit = execute["fallback"]
+    assert submit["type"] == "Action.Submit"
+    start = len(pg.events)
+    card_id = event["message"]["messageId"]
+    await pg.submit(card_id, {**submit["data"], rag_id: "green",
+                              f"progress_{key}": "Audit done (e2e submit)"})
+    updated = await pg.wait_for(lambda e: e.get("action") == "updateMessage"
+                                and e["message"].get("messageId") == card_id, start)
+    recorded = texts(cards(updated)[0])
+    assert "Recorded" in recorded and "Audit done (e2e submit)" in recorded, recorded[:2000]
+    shown = texts(cards(await ask(pg, f"show {first_ref.group(1)}"))[0])
+    assert "🟢 Green" in shown and "Audit done (e2e submit)" in shown, shown[:2000]
+    assert "Audit booked (e2e)" in shown, "the earlier update stays in the history"
+
+
+async def test_channel_subscribes_and_gets_the_digest(pg, cli):
+    """@mention in a team channel: 'subscribe this channel'; `planbot digest --now` posts there."""
+    team = pg.cfg["teams"][0]
+    channel = team["channels"][0]["id"] if team.get("channels") else team["id"]
+    start = len(pg.events)
+    await pg.send_text("subscribe this channel to the digest", conversation=channel,
+                       mention_bot=True)
+    reply = await pg.wait_for(lambda e: from_bot(pg)(e) and "weekly plan digest"
+                              in (e["message"].get("text") or ""), start)
+    assert reply["actionConversationId"].startswith(channel), reply
+    start = len(pg.events)
+    out = cli("digest", "--now")
+    assert "1 digest card(s) queued." in out and "All queued cards delivered." in out, out
+    digest = await pg.wait_for(lambda e: from_bot(pg)(e) and cards(e), start)
+    assert digest["actionConversationId"].startswith(channel), digest
+    body = texts(cards(digest)[0])
+    assert "Manchester" in body, body[:2000]
