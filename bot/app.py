@@ -108,7 +108,8 @@ def workers(settings: Settings, engine: AsyncEngine, adapter, clock: Clock):
     async def context(app: web.Application):
         sessions = session_factory(engine)
         stop = asyncio.Event()
-        sender = Sender(sessions, BotDelivery(adapter, settings, clock=clock), clock)
+        sender = Sender(sessions, BotDelivery(adapter, settings, clock=clock), clock,
+                        **settings.sender_options())
         scheduler = Scheduler(sessions, clock, timezone=settings.timezone)
         tasks = [asyncio.create_task(sender.run(stop), name="sender"),
                  asyncio.create_task(scheduler.run(stop), name="scheduler")]

@@ -182,7 +182,8 @@ async def deliver_queued(settings: Settings, sessions, *, wait: float, out) -> N
     from storage.outbox import pending_count
 
     sender = Sender(sessions, BotDelivery(create_adapter(settings), settings,
-                                          clock=system_clock), system_clock)
+                                          clock=system_clock), system_clock,
+                    **settings.sender_options())
     deadline = asyncio.get_running_loop().time() + wait
     while True:
         sent = await sender.drain_once()

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
                                                             "developer_url"))
     privacy_url: str = Field("", validation_alias=_alias("PLANBOT_PRIVACY_URL", "privacy_url"))
     terms_url: str = Field("", validation_alias=_alias("PLANBOT_TERMS_URL", "terms_url"))
+    send_rate: float = Field(45.0, gt=0, le=50, validation_alias=_alias(
+        "PLANBOT_SEND_RATE", "send_rate"))  # proactive sends per second (Teams: 50 per tenant)
+    send_concurrency: int = Field(16, ge=1, le=256, validation_alias=_alias(
+        "PLANBOT_SEND_CONCURRENCY", "send_concurrency"))
+
+    def sender_options(self) -> dict[str, float | int]:
+        """Keyword arguments for bot.sender.Sender from the settings."""
+        return {"rate_per_second": self.send_rate, "concurrency": self.send_concurrency}
 
     @property
     def admin_ids(self) -> frozenset[str]:

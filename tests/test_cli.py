@@ -167,3 +167,14 @@ def test_schedule_is_shown_changed_and_checked(tmp_path, capsys):
     assert "not a weekly slot: 'someday'" in capsys.readouterr().err
     assert run([*db, "schedule", "--timezone", "Mars/Olympus"]) == 2
     assert "unknown time zone" in capsys.readouterr().err
+
+
+def test_send_rate_and_concurrency_come_from_the_environment(monkeypatch):
+    from bot.config import Settings
+    monkeypatch.setenv("PLANBOT_SEND_RATE", "20")
+    monkeypatch.setenv("PLANBOT_SEND_CONCURRENCY", "4")
+    assert Settings(_env_file=None).sender_options() == {"rate_per_second": 20.0,
+                                                         "concurrency": 4}
+    monkeypatch.setenv("PLANBOT_SEND_RATE", "80")  # above Teams' 50 per tenant
+    with pytest.raises(ValueError):
+        Settings(_env_file=None)
