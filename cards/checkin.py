@@ -102,6 +102,7 @@ class MissingView(BaseModel):
     answered: int
     total: int
     reminder_days: list[str] = []  # e.g. ["Wednesday", "Thursday"]: when the chasers went
+    unreachable: list[tuple[str, str]] = []  # (lead, why): cards Teams refused for good
 
 
 def card_kb(content: dict) -> float:
@@ -381,6 +382,17 @@ def missing_card(view: MissingView) -> dict:
     if not view.missing:
         body.append(text("Everyone has answered. Thank you.", weight="Bolder"))
         return card(body)
+    if view.unreachable:
+        body.append(text(f"Could not be reached: {plural(len(view.unreachable), 'lead')}",
+                         weight="Bolder", spacing="Medium", color="Attention"))
+        body.append({"type": "FactSet", "spacing": "Small", "facts": [
+            {"title": cut(name, 120), "value": why}
+            for name, why in view.unreachable[:MAX_MISSING]]})
+        if len(view.unreachable) > MAX_MISSING:
+            body.append(text(f"and {len(view.unreachable) - MAX_MISSING} more", isSubtle=True,
+                             spacing="Small"))
+        body.append(text("Ask them to open planbot in Teams (or a Teams admin to reinstall it) "
+                         "so the next card reaches them.", isSubtle=True, spacing="Small"))
     body.append(text(f"Not answered yet: {plural(len(view.missing), 'lead')}, most open "
                      "actions first", weight="Bolder", spacing="Medium"))
     ordered = sorted(view.missing, key=lambda item: (-item[1], item[0].casefold()))

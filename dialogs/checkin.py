@@ -24,6 +24,7 @@ from storage.models import (
     CheckinRound,
     CheckinSchedule,
     ConversationRef,
+    Outbox,
     Person,
     Plan,
     StatusUpdate,
@@ -234,9 +235,12 @@ async def chase(*, session: AsyncSession, round_id: int, number: int, now: datet
     plan = await session.get(Plan, round_.plan_id)
     today = now.astimezone(ZoneInfo(tz)).date()
     label = period_label(round_.period, round_.started_at, tz)
+    refused = (select(Outbox.id).where(Outbox.checkin_id == Checkin.id, Outbox.kind == "checkin",
+                                       Outbox.status == "failed").exists())
     waiting = (await session.execute(select(Checkin, Person).join(
         Person, Person.id == Checkin.person_id).where(
-        Checkin.round_id == round_id, Checkin.status.in_(("pending", "sent"))))).all()
+        Checkin.round_id == round_id, Checkin.status.in_(("pending", "sent")),
+        ~refused))).all()  # no reminders where Teams refused the card for good (403, 404)
     chased = []
     for checkin, person in waiting:
         banner = ("Reminder: your weekly check-in is still waiting for an answer."
@@ -253,6 +257,27 @@ async def chase(*, session: AsyncSession, round_id: int, number: int, now: datet
             session.add(checkin)
             chased.append(person.display_name)
     return chased
+
+
+async def _unreachable(session: AsyncSession, round_id: int) -> list[tuple[str, str]]:
+    """Leads whose card of this round could not be delivered for good (Teams 403: the bot was
+    blocked or removed, or they left; 404: the chat is gone), with the reason in plain words."""
+    rows = (await session.execute(
+        select(Person.display_name, Outbox.last_error)
+        .join(Checkin, Checkin.person_id == Person.id)
+        .join(Outbox, Outbox.checkin_id == Checkin.id)
+        .where(Checkin.round_id == round_id, Outbox.kind == "checkin",
+               Outbox.status == "failed")
+        .order_by(Person.display_name))).all()
+    return [(name, _why_unreachable(error or "")) for name, error in rows]
+
+
+def _why_unreachable(error: str) -> str:
+    if "403" in error:
+        return "blocked or removed planbot, or left the organisation"
+    if "404" in error:
+        return "their chat with planbot no longer exists"
+    return "the card could not be delivered"
 
 
 async def escalate(*, session: AsyncSession, round_id: int, now: datetime, tz: str) -> bool:
@@ -277,7 +302,7 @@ async def escalate(*, session: AsyncSession, round_id: int, now: datetime, tz: s
              (schedule.first_chaser_at, schedule.second_chaser_at)] if schedule else [])
     view = MissingView(plan_name=plan.name, missing=missing, answered=answered, total=len(rows),
                        period_label=period_label(round_.period, round_.started_at, tz),
-                       reminder_days=days)
+                       reminder_days=days, unreachable=await _unreachable(session, round_id))
     return await enqueue(session=session, key=f"escalate:{round_id}", kind="escalation",
                          conversation_id=owner_conversation, now=now,
                          activity=message_with_card(missing_card(view),

@@ -303,3 +303,31 @@ async def test_a_lead_on_leave_with_a_delegate_sends_the_actions_to_the_delegate
         card = (await session.execute(select(Outbox.activity_json))).scalar_one()
     assert str(karen_only) in lana.action_ids.split(",")
     assert f"rag_{karen_only}" in json.dumps(json.loads(card))
+
+
+async def test_a_lead_teams_refused_for_good_is_named_in_the_owners_card(world):
+    """403 (bot blocked, app removed, user left) is final: the owner hears who and why."""
+    scheduler, clock = world.scheduler(london(2026, 11, 23, 9, 1))
+    await scheduler.tick()
+    async with world.sessions() as session, session.begin():
+        row = (await session.execute(select(Outbox).where(
+            Outbox.conversation_id == world.chats["Karen Dolton"]))).scalar_one()
+        row.status, row.last_error = "failed", "HTTP 403: the bot is blocked by the user"
+    for at in (london(2026, 11, 25, 12, 1), london(2026, 11, 26, 12, 1),
+               london(2026, 11, 27, 9, 1)):
+        clock.now = at
+        await scheduler.tick()
+    async with world.sessions() as session:
+        escalation = (await session.execute(select(Outbox).where(
+            Outbox.kind == "escalation"))).scalar_one()
+    card = json.loads(escalation.activity_json)["attachments"][0]["content"]
+    body = json.dumps(card)
+    assert "Could not be reached: 1 lead" in body
+    assert "Karen Dolton" in body and "blocked or removed planbot" in body
+    assert body.count("Lana Shannon") == 1  # she is missing, but reachable
+    async with world.sessions() as session:  # and no reminders were sent into the void
+        kinds = (await session.execute(select(Outbox.kind).where(
+            Outbox.conversation_id == world.chats["Karen Dolton"]))).scalars().all()
+    assert kinds == ["checkin"]
+    from tests.cardcheck import assert_valid_card
+    assert_valid_card(card)
