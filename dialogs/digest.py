@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.digest import DigestLine, DigestView, digest_card
@@ -67,14 +67,16 @@ def _start(day, tz: str) -> datetime:
 
 
 async def _rags_as_of(session: AsyncSession, plan_id: int, moment: datetime) -> dict[int, str]:
-    """Each action's RAG at a moment in the past: its latest update before then."""
-    latest = (select(StatusUpdate.action_id, func.max(StatusUpdate.at).label("at"))
-              .join(Action, Action.id == StatusUpdate.action_id)
-              .where(Action.plan_id == plan_id, StatusUpdate.at <= moment)
-              .group_by(StatusUpdate.action_id).subquery())
-    rows = await session.execute(
-        select(StatusUpdate.action_id, StatusUpdate.rag).join(latest, and_(
-            StatusUpdate.action_id == latest.c.action_id, StatusUpdate.at == latest.c.at)))
+    """Each action's RAG at a moment in the past: its latest update before then.
+
+    One index probe per action (ix_update_action_at), not an aggregate over the plan's whole
+    history: a 300-action plan with two years of weekly answers has ~15,000 updates.
+    """
+    latest = (select(StatusUpdate.rag).where(StatusUpdate.action_id == Action.id,
+                                             StatusUpdate.at <= moment)
+              .order_by(StatusUpdate.at.desc(), StatusUpdate.id.desc()).limit(1)
+              .correlate(Action).scalar_subquery())
+    rows = await session.execute(select(Action.id, latest).where(Action.plan_id == plan_id))
     return {action_id: rag for action_id, rag in rows.all() if rag}
 
 

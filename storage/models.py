@@ -42,7 +42,7 @@ class Plan(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(index=True, unique=True, max_length=120)
-    name: str
+    name: str = Field(index=True)  # questions name a plan: the planner starts from it
     organisation: str | None = None
     year: int | None = None
     layout: str | None = None

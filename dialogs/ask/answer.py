@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dialogs.ask.parse import Matcher
 from dialogs.ask.query import Query, Vocabulary
 from storage.leads import lead_people
 from storage.models import Action, ActionLead, Objective, Person, Plan, StatusUpdate, Theme
@@ -48,9 +52,64 @@ class Lexicon:
     vocab: Vocabulary
     cells: dict[str, list[str]]  # individual lead -> the ActionLead cells naming them
 
+    @cached_property
+    def matcher(self) -> Matcher:
+        """The parser prepared for this vocabulary (built once per Lexicon)."""
+        return Matcher(self.vocab)
+
+    def parse(self, text: str, *, today: date) -> Query:
+        """The Query a question asks, read against this vocabulary (as parse.parse does)."""
+        return self.matcher.parse(text, today=today)
+
+
+# The lexicon of each database, kept per process and rebuilt when its stamp changes.
+_LEXICONS: weakref.WeakKeyDictionary[Engine, tuple[tuple, Lexicon]] = weakref.WeakKeyDictionary()
+
+
+def _stamp_query() -> Select:
+    """One cheap SELECT whose answer changes whenever what the lexicon reads may have changed.
+
+    Every insert raises a highest id (a new lead, theme, action, objective or plan); an import
+    (storage.plans.save_draft, the one writer that edits refs and objective texts in place or
+    replaces lead cells) stamps Plan.updated_at; deleting a plan, theme or objective changes a
+    count. Counts of the two big tables (actions, leads) are left out: only an import deletes
+    their rows. All of it is read from indexes, never the rows.
+    """
+    parts = [select(func.max(Plan.updated_at)).scalar_subquery()]
+    for model in (Plan, Theme, Objective, Action, ActionLead):
+        parts.append(select(func.max(model.id)).scalar_subquery())
+    for model in (Plan, Theme, Objective):
+        parts.append(select(func.count()).select_from(model).scalar_subquery())
+    return select(*parts)
+
+
+async def lexicon_stamp(session: AsyncSession) -> tuple:
+    """The database's current lexicon stamp."""
+    return tuple((await session.execute(_stamp_query())).one())
+
+
+def _engine_of(session: AsyncSession) -> Engine | None:
+    bind = session.sync_session.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
+
 
 async def lexicon(*, session: AsyncSession, plan: str | None = None) -> Lexicon:
-    """The parser's vocabulary, read from the plans in the database."""
+    """The parser's vocabulary for the plans in the database: cached per database and process,
+    read again only when the lexicon stamp shows plans, themes, objectives, actions or leads
+    changed."""
+    stamp = await lexicon_stamp(session)
+    engine = _engine_of(session)
+    cached = _LEXICONS.get(engine) if engine is not None else None
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    lex = await read_lexicon(session)
+    if engine is not None:
+        _LEXICONS[engine] = (stamp, lex)
+    return lex
+
+
+async def read_lexicon(session: AsyncSession) -> Lexicon:
+    """The parser's vocabulary, read from the plans in the database (no cache)."""
     plans = list((await session.execute(select(Plan.name).order_by(Plan.name))).scalars())
     themes = list((await session.execute(select(Theme.name).distinct())).scalars())
     refs = list((await session.execute(select(Action.ref))).scalars())
@@ -154,12 +213,13 @@ async def run(session: AsyncSession, query: Query, lex: Lexicon, *, today: date,
         # "is 2d overdue?" asks about 2d: the other words describe the question, not a filter.
         query = Query(intent="show", text=query.text, refs=query.refs, plan=query.plan)
     statement = await filtered(session, query, lex, today=today, tz=tz, asker_id=asker_id)
-    answer.total = (await session.execute(
-        select(func.count()).select_from(statement.subquery()))).scalar()
-    ordered = statement.order_by(Plan.name, Action.position)
+    # The total comes with the rows (a window count is taken before LIMIT): one query, one scan.
+    ordered = statement.add_columns(func.count().over()).order_by(Plan.name, Action.position)
     if limit is not None:
         ordered = ordered.limit(limit)
-    found = (await session.execute(ordered)).all()
+    rows = (await session.execute(ordered)).all()
+    found = [row[:3] for row in rows]
+    answer.total = rows[0][3] if rows else 0
     ids = [action.id for action, _, _ in found]
     leads: dict[int, list[str]] = {}
     if ids:

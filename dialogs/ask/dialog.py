@@ -20,7 +20,6 @@ from cards.answer import (
     summary_card,
 )
 from dialogs.ask.answer import Answer, Row, history, lexicon, objective_of, run
-from dialogs.ask.parse import parse
 from dialogs.ask.query import Query
 from dialogs.checkin_submit import acting_person
 from dialogs.context import Deps, Reply, Turn
@@ -35,7 +34,7 @@ async def ask(session: AsyncSession, text: str, *, today: date, tz: str,
               asker_id: int | None = None, limit: int | None = MAX_ROWS) -> Answer:
     """Parse a question against the plans in the database and answer it."""
     lex = await lexicon(session=session)
-    query = parse(text, lex.vocab, today=today)
+    query = lex.parse(text, today=today)
     return await run(session, query, lex, today=today, tz=tz, asker_id=asker_id, limit=limit)
 
 
