@@ -23,6 +23,7 @@ from bot.cli_commands import (
     schedule_cmd,
     serve,
 )
+from bot.cli_export import export_cmd
 from bot.cli_people import admin_cmd, delete_person_cmd, link_cmd, people_cmd, unlink_cmd
 from bot.config import Settings
 from storage.importers.draft import PlanImportError
@@ -133,6 +134,16 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("user", help="display name, email or AAD object id")
     forget.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
+    export = commands.add_parser("export", help="export a plan: json, csv, xlsx tracker, docx "
+                                 "board report")
+    export.add_argument("--plan", help="plan name (needed when there are several)")
+    export.add_argument("--format", dest="fmt", required=True,
+                        choices=["json", "csv", "xlsx", "docx"])
+    export.add_argument("--as-of", dest="as_of", help="the plan as it stood that day "
+                        "(YYYY-MM-DD; default today)")
+    export.add_argument("--out", type=Path, help="file to write (default: a name from the "
+                        "plan, the format and the date, in this folder)")
+
     commands.add_parser("plans", help="list the plans in the database")
     commands.add_parser("migrate", help="create or upgrade the database schema")
     return parser
@@ -184,6 +195,9 @@ def run(argv: list[str] | None = None) -> int:
             asyncio.run(unlink_cmd(_settings(args), lead=args.lead))
         elif args.command == "delete-person":
             asyncio.run(delete_person_cmd(_settings(args), user=args.user, yes=args.yes))
+        elif args.command == "export":
+            asyncio.run(export_cmd(_settings(args), plan_name=args.plan, fmt=args.fmt,
+                                   as_of=args.as_of, out_path=args.out))
         elif args.command == "plans":
             asyncio.run(list_plans_cmd(_settings(args)))
         elif args.command == "migrate":

@@ -159,6 +159,8 @@ class StatusUpdate(SQLModel, table=True):
     progress: str | None = None
     evidence: str | None = None
     blockers: str | None = None
+    corrective_action: str | None = None  # with a Red or Amber: what is being done about it
+    next_review: date | None = None  # with a Red or Amber: when it will next be reviewed
     idempotency_key: str | None = Field(default=None, unique=True, max_length=200)
 
 
@@ -260,3 +262,19 @@ class Admin(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True, max_length=320)  # email or AAD object id, lower case
     added_at: datetime = _when(default_factory=utcnow)
+
+
+class ExportFile(SQLModel, table=True):
+    """An export made in chat, kept for download at a signed URL until it expires (24 h)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token: str = Field(unique=True, max_length=64)  # random; part of the signed URL
+    plan_id: int = Field(foreign_key="plan.id", index=True)
+    format: str = Field(max_length=10)  # json / csv / xlsx / docx
+    filename: str = Field(max_length=200)
+    media_type: str = Field(max_length=120)
+    content: bytes = Field(sa_type=sa.LargeBinary)
+    as_of: date
+    created_by: str | None = None
+    created_at: datetime = _when(default_factory=utcnow)
+    expires_at: datetime = _when()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,8 @@ async def record_update(
     progress: str | None = None,
     evidence: str | None = None,
     blockers: str | None = None,
+    corrective_action: str | None = None,
+    next_review: date | None = None,
     by_name: str | None = None,
     by_person_id: int | None = None,
     rating_change_as_written: str | None = None,
@@ -62,6 +64,8 @@ async def record_update(
         progress=progress,
         evidence=evidence,
         blockers=blockers,
+        corrective_action=corrective_action,
+        next_review=next_review,
         idempotency_key=idempotency_key,
     )
     session.add(update)
