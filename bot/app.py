@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.adapter import create_adapter
 from bot.config import Settings
+from bot.downloads import download_handler
 from bot.proactive import BotDelivery
 from bot.scheduler import Scheduler
 from bot.sender import Sender
@@ -22,6 +23,7 @@ from bot.teams_bot import PlanBot
 from dialogs.context import Clock, Deps, system_clock
 from dialogs.help import build_router
 from storage.db import database_status, session_factory
+from storage.export.links import DownloadLinks
 
 log = logging.getLogger(__name__)
 SETTINGS = web.AppKey("settings", Settings)
@@ -131,13 +133,15 @@ def create_app(settings: Settings, engine: AsyncEngine, *, clock: Clock = system
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[ADAPTER] = adapter or create_adapter(settings)
+    links = DownloadLinks(key=settings.download_key(), base_url=settings.base_url)
     deps = Deps(sessions=session_factory(engine), clock=clock, admins=settings.admin_ids,
-                timezone=settings.timezone)
+                timezone=settings.timezone, links=links)
     app[BOT] = PlanBot(build_router(), deps)
     if background:
         app.cleanup_ctx.append(workers(settings, engine, app[ADAPTER], clock))
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/exports/{token}/{filename}", download_handler(engine, links, clock))
     if settings.refuses_traffic:
         log.error("No MicrosoftAppId is configured and local mode is off: every request to "
                   "/api/messages is refused. Set MicrosoftAppId and MicrosoftAppPassword, or "

@@ -8,6 +8,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///planbot.db"
+_PROCESS_KEY: dict[str, bytes] = {}
 _PLACEHOLDERS = {"", "changeme", "change-me", "secret", "password", "xxx", "<secret>", "todo"}
 
 
@@ -44,6 +45,9 @@ class Settings(BaseSettings):
                                                             "developer_url"))
     privacy_url: str = Field("", validation_alias=_alias("PLANBOT_PRIVACY_URL", "privacy_url"))
     terms_url: str = Field("", validation_alias=_alias("PLANBOT_TERMS_URL", "terms_url"))
+    public_url: str = Field("", validation_alias=_alias("PLANBOT_PUBLIC_URL", "public_url"))
+    export_key: str = Field("", repr=False, validation_alias=_alias("PLANBOT_EXPORT_KEY",
+                                                                    "export_key"))
     send_rate: float = Field(45.0, gt=0, le=50, validation_alias=_alias(
         "PLANBOT_SEND_RATE", "send_rate"))  # proactive sends per second (Teams: 50 per tenant)
     send_concurrency: int = Field(16, ge=1, le=256, validation_alias=_alias(
@@ -52,6 +56,23 @@ class Settings(BaseSettings):
     def sender_options(self) -> dict[str, float | int]:
         """Keyword arguments for bot.sender.Sender from the settings."""
         return {"rate_per_second": self.send_rate, "concurrency": self.send_concurrency}
+
+    @property
+    def base_url(self) -> str:
+        """Where users' browsers reach the bot (download links): PLANBOT_PUBLIC_URL, or
+        http://host:port for a local run."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def download_key(self) -> bytes:
+        """The key that signs download links: PLANBOT_EXPORT_KEY, else derived from the app
+        password (the same on every replica), else a random key for this process only."""
+        import hashlib
+        import secrets
+        if self.export_key:
+            return self.export_key.encode()
+        if self.app_password:
+            return hashlib.sha256(b"planbot-exports\n" + self.app_password.encode()).digest()
+        return _PROCESS_KEY.setdefault("key", secrets.token_bytes(32))
 
     @property
     def admin_ids(self) -> frozenset[str]:

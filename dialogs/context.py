@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.export.links import DownloadLinks
+
 Clock = Callable[[], datetime]
 
 
@@ -39,6 +41,7 @@ class Deps:
     clock: Clock = system_clock
     admins: frozenset[str] = frozenset()  # emails or AAD object ids, lower case
     timezone: str = "Europe/London"
+    links: DownloadLinks | None = None  # signs download links for exports made in chat
 
     def today(self) -> date:
         """Today in the plan's time zone, from the injected clock."""

@@ -56,14 +56,14 @@ async def not_understood(turn: Turn, deps: Deps) -> Reply:
 
 def build_router() -> Router:
     """The bot's router with every dialog module included."""
-    from dialogs import checkin_submit, commands, digest
+    from dialogs import checkin_submit, commands, digest, export
     from dialogs.ask import dialog as ask_dialog
 
     async def question_or_help(turn: Turn, deps: Deps) -> Reply:
         return await ask_dialog.answer_text(turn, deps) or await not_understood(turn, deps)
 
     main = Router(fallback=question_or_help)
-    for part in (router, checkin_submit.router, commands.router, digest.router,
+    for part in (router, checkin_submit.router, commands.router, digest.router, export.router,
                  ask_dialog.router):
         main.include(part)
     return main

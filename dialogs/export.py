@@ -1,0 +1,105 @@
+"""'board report', 'export the plan to Excel': the file is made now and offered at a signed link."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from cards.export import export_card
+from dialogs.context import Deps, Reply, Turn
+from dialogs.router import Router
+from storage.export.links import save_export
+from storage.export.render import render
+from storage.export.snapshot import ExportError
+from storage.models import Plan
+from storage.rules import parse_date
+
+router = Router()
+_FORMAT_WORDS = {"excel": "xlsx", "xlsx": "xlsx", "spreadsheet": "xlsx", "tracker": "xlsx",
+                 "csv": "csv", "json": "json", "word": "docx", "docx": "docx"}
+_AS_OF = r"(?: (?:as of|as at|at|on|for) (?P<as_of>.+))?"
+
+
+@router.intent(r"(?:please )?(?:make |create |give me |get |send |send me |show |export )?"
+               r"(?:me )?(?:the |a |this month's |our )?(?:monthly )?board (?:report|paper)"
+               r"(?: for (?P<plan>(?!\d).+?))?" + _AS_OF)
+async def board_report(turn: Turn, deps: Deps) -> Reply:
+    """The improvement board's paper (docx)."""
+    return await _export(turn, deps, "docx")
+
+
+@router.intent(r"(?:please )?(?:export|download|give me|send me|get)(?: me)?"
+               r"(?: the| this| our| my)?(?: whole)?(?: plan| tracker| data)?"
+               r"(?: (?:to|as|in|into))?(?: an?)? (?P<fmt>excel|xlsx|spreadsheet|tracker|csv|json"
+               r"|word|docx)(?: file| spreadsheet| document)?" + _AS_OF)
+async def export_plan(turn: Turn, deps: Deps) -> Reply:
+    """The tracker (xlsx / csv) or the plan's data (json), or the board report (word)."""
+    words = re.search(r"\b(excel|xlsx|spreadsheet|tracker|csv|json|word|docx)\b",
+                      turn.text.lower())
+    return await _export(turn, deps, _FORMAT_WORDS[words.group(1)] if words else "xlsx")
+
+
+def _as_of(turn: Turn, deps: Deps) -> tuple[date | None, str | None]:
+    """The day asked for ('as of 31 March'), or today; a message when it cannot be read."""
+    found = re.search(r"\b(?:as of|as at|on|at|for) (.+)$", turn.text, re.I)
+    today = deps.today()
+    if not found or not re.search(r"\d", found.group(1)):
+        return today, None
+    words = found.group(1).strip().rstrip("?.! ")
+    day = parse_date(words, month_end=True)
+    if day is None and re.fullmatch(r"\d{1,2}(st|nd|rd|th)? [a-z]+", words, re.I):
+        day = parse_date(f"{words} {today.year}", month_end=True)
+        if day is not None and day > today:
+            day = parse_date(f"{words} {today.year - 1}", month_end=True)
+    if day is None:
+        return None, (f"I could not read the date {words!r}. Try 'board report as of "
+                      "31 March 2026'.")
+    if day > today:
+        return None, f"{day:%d %B %Y} is in the future; a report can only say what was known."
+    return day, None
+
+
+async def _plan(session, turn: Turn) -> tuple[Plan | None, str | None]:
+    plans = list((await session.execute(select(Plan).order_by(Plan.name))).scalars())
+    if not plans:
+        return None, "There is no plan yet: an admin imports one with `planbot import FILE`."
+    if len(plans) == 1:
+        return plans[0], None
+    text = turn.text.casefold()
+    named = [plan for plan in plans if plan.name.casefold() in text
+             or (plan.organisation or "\0").casefold() in text]
+    if len(named) == 1:
+        return named[0], None
+    names = "; ".join(plan.name for plan in plans[:10])
+    return None, f"Which plan? Say for example 'board report for {plans[0].name}'. Plans: {names}"
+
+
+async def _export(turn: Turn, deps: Deps, fmt: str) -> Reply:
+    if deps.links is None:
+        return Reply(text="Downloads are not set up on this bot; an admin can run "
+                          "`planbot export` instead.")
+    as_of, problem = _as_of(turn, deps)
+    if problem:
+        return Reply(text=problem)
+    now = deps.clock()
+    async with deps.sessions() as session, session.begin():
+        plan, problem = await _plan(session, turn)
+        if problem:
+            return Reply(text=problem)
+        try:
+            result = await render(session=session, plan=plan, fmt=fmt, as_of=as_of,
+                                  tz=deps.timezone)
+        except ExportError as exc:
+            return Reply(text=f"I could not make that file: {exc}.")
+        row = await save_export(session=session, plan_id=plan.id, fmt=fmt,
+                                filename=result.filename, media_type=result.media_type,
+                                content=result.content, as_of=as_of, by=turn.user_name, now=now)
+    expires = row.expires_at.astimezone(ZoneInfo(deps.timezone))
+    url = deps.links.url(row.token, row.filename, row.expires_at)
+    return Reply(cards=[export_card(plan_name=plan.name, fmt=fmt, filename=row.filename, url=url,
+                                    as_of=f"{as_of:%d %B %Y}", actions=result.actions,
+                                    size=len(result.content),
+                                    expires=f"{expires:%d %B %Y, %H:%M}")])
