@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core.serializer_helper import serializer_helper
 from botbuilder.core.teams import TeamsActivityHandler, TeamsInfo
 from botbuilder.schema import Activity, AdaptiveCardInvokeResponse, ChannelAccount
 
@@ -30,6 +31,24 @@ def reply_activities(reply: Reply) -> list[Activity]:
         text = reply.text if index == 0 else None
         activities.append(MessageFactory.attachment(attachment, text=text))
     return activities
+
+
+def invoke_problem(value: object) -> str | None:
+    """Why an adaptiveCard/action invoke's value cannot be handled; None when it can."""
+    if not isinstance(value, dict):
+        return "the card action sent no value"
+    action = value.get("action")
+    if not isinstance(action, dict):
+        return "the card action names no action"
+    if action.get("type") != "Action.Execute":
+        return f"the card action type {str(action.get('type'))[:40]!r} is not supported"
+    return None
+
+
+def invoke_error(message: str) -> AdaptiveCardInvokeResponse:
+    """A typed 'bad request' answer to a card action (HTTP 200; Teams reads statusCode)."""
+    return AdaptiveCardInvokeResponse(status_code=400, type=INVOKE_ERROR,
+                                      value={"code": "BadRequest", "message": message})
 
 
 def conversation_type(context: TurnContext) -> str:
@@ -112,15 +131,27 @@ class PlanBot(TeamsActivityHandler):
         return Reply(text="That card is out of date or not one of mine; type 'help' to start "
                           "again.")
 
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        """Refuse a malformed card action before botbuilder reads it.
+
+        botbuilder 4.17 crashes on a non-object `action` (AttributeError) and answers other bad
+        values with an error body that cannot be serialized (an Exception as its value): both
+        became HTTP 500s. Everything else goes to the base class as usual.
+        """
+        activity = turn_context.activity
+        if activity.name == "adaptiveCard/action":
+            problem = invoke_problem(activity.value)
+            if problem is not None:
+                return InvokeResponse(status=200, body=serializer_helper(invoke_error(problem)))
+        return await super().on_invoke_activity(turn_context)
+
     async def on_adaptive_card_invoke(self, turn_context: TurnContext, invoke_value):
         """Action.Execute: route on the verb; the reply card replaces the card for the clicker."""
         action = invoke_value.action if isinstance(invoke_value.action, dict) else {}
         verb = action.get("verb")
         data = action.get("data") if isinstance(action.get("data"), dict) else {}
         if not isinstance(verb, str) or not self.router.has_verb(verb):
-            return AdaptiveCardInvokeResponse(
-                status_code=400, type=INVOKE_ERROR,
-                value={"code": "BadRequest", "message": f"unknown card action {verb!r}"})
+            return invoke_error(f"unknown card action {str(verb)[:60]!r}")
         reply = await self.router.route_verb(verb, turn_of(turn_context, "", data), self.deps)
         # botbuilder 4.17 cannot serialize a text value (its schema says object), so a text
         # answer travels as a one-message card that replaces the clicked card for the clicker.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -154,18 +153,23 @@ async def link(turn: Turn, deps: Deps) -> Reply:
     """Admin: 'link SH to Sarah Holt' links a lead as written in the plan to a Teams user."""
     match = re.fullmatch(r"link\s+(?P<lead>.+?)\s+to\s+(?P<user>.+)", normalise(turn.text),
                          re.IGNORECASE)
+    return await _link(turn, deps, lead=match["lead"], user=match["user"])
+
+
+async def _link(turn: Turn, deps: Deps, *, lead: str, user: str) -> Reply:
+    """Link a lead as written in the plan to the one Teams user called `user` (admins only)."""
     async with deps.sessions() as session, session.begin():
         actor = await acting_person(session, turn)
         if not await is_admin(session, actor, deps):
             return Reply(text=ADMIN_ONLY)
-        people = await _person_named(session, match["user"])
+        people = await _person_named(session, user)
         if len(people) != 1:
-            return Reply(text=f"I know {len(people)} Teams users called {match['user']!r}. "
+            return Reply(text=f"I know {len(people)} Teams users called {user[:100]!r}. "
                               "They must have installed me or be in a team I'm in.")
-        count = await link_lead(session=session, lead=match["lead"], person=people[0])
+        count = await link_lead(session=session, lead=lead, person=people[0])
     if count == 0:
-        return Reply(text=f"No action has the lead {match['lead']!r}; nothing was linked.")
-    return Reply(text=f"Linked {match['lead']} to {people[0].display_name} on {count} "
+        return Reply(text=f"No action has the lead {lead[:100]!r}; nothing was linked.")
+    return Reply(text=f"Linked {lead} to {people[0].display_name} on {count} "
                       "action lead(s).")
 
 
@@ -210,7 +214,7 @@ async def unlinked(turn: Turn, deps: Deps) -> Reply:
 class LinkConfirm(BaseModel):
     """The data of a 'Confirm' button on the link suggestions card."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
     lead: str = Field(min_length=1, max_length=300)
     user: str = Field(min_length=1, max_length=300)
 
@@ -222,7 +226,9 @@ async def confirm_link(turn: Turn, deps: Deps) -> Reply:
         data = LinkConfirm.model_validate(turn.value or {})
     except ValidationError:
         return Reply(text="That link button is out of date; type 'who is unlinked?' again.")
-    return await link(replace(turn, text=f"link {data.lead} to {data.user}", value=None), deps)
+    # Straight to the link, not through the typed command: "link {lead} to {user}" would be
+    # parsed again, and a lead or user holding " to " (or only spaces) made it fail.
+    return await _link(turn, deps, lead=data.lead, user=data.user)
 
 
 @router.intent(r"(make me|set me as|i am) (the )?(plan )?owner( of .+)?")

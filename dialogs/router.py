@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import TypeVar
 
 from dialogs.context import Deps, Reply, Turn
 
 Handler = Callable[[Turn, Deps], Awaitable[Reply]]
+T = TypeVar("T")
+# Control characters (not tab or newlines) mean nothing in chat or card data, and PostgreSQL
+# refuses NUL in any text value, even a query parameter: they are dropped before any dialog runs.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Router:
@@ -42,12 +48,18 @@ class Router:
         self._intents.extend(other._intents)
         self._verbs.update(other._verbs)
 
+    def matching(self, text: str) -> Handler | None:
+        """The intent handler that answers this text; None when the fallback answers it."""
+        cleaned = normalise(text)
+        return next((handler for pattern, handler in self._intents
+                     if pattern.fullmatch(cleaned)), None)
+
     async def route_text(self, turn: Turn, deps: Deps) -> Reply:
         """Answer a message."""
-        cleaned = normalise(turn.text)
-        for pattern, handler in self._intents:
-            if pattern.fullmatch(cleaned):
-                return await handler(turn, deps)
+        turn = replace(turn, text=printable(turn.text or ""))
+        handler = self.matching(turn.text)
+        if handler is not None:
+            return await handler(turn, deps)
         if self._fallback is None:
             raise LookupError("no intent matched and the router has no fallback")
         return await self._fallback(turn, deps)
@@ -58,10 +70,22 @@ class Router:
 
     async def route_verb(self, name: str, turn: Turn, deps: Deps) -> Reply:
         """Answer a card action; KeyError for an unknown verb."""
-        return await self._verbs[name](turn, deps)
+        value = printable(turn.value) if turn.value is not None else None
+        return await self._verbs[name](replace(turn, text=printable(turn.text), value=value), deps)
+
+
+def printable(value: T) -> T:
+    """Text (or the strings inside card data) without control characters."""
+    if isinstance(value, str):
+        return _CONTROL.sub("", value)
+    if isinstance(value, dict):
+        return {printable(key): printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [printable(item) for item in value]
+    return value
 
 
 def normalise(text: str) -> str:
     """Message text without surrounding space, trailing punctuation or curly quotes."""
-    text = (text or "").replace("\u2019", "'").replace("\xa0", " ")
+    text = printable(text or "").replace("\u2019", "'").replace("\xa0", " ")
     return re.sub(r"\s+", " ", text).strip().rstrip("?!. ").strip()

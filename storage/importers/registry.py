@@ -46,12 +46,9 @@ def read_plan_bytes(data: bytes, *, filename: str, name: str | None = None) -> P
 
 
 def _read_text(data: bytes, *, filename: str, name: str, tabular) -> PlanDraft:
-    if b"\x00" in data[:4096]:
+    if b"\x00" in data[:4096] and not tabular.is_utf16(data):  # UTF-16 text is full of NULs
         raise PlanImportError("this is a binary file, not a text or CSV plan", source=filename)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
+    text = tabular.decode_text(data)
     for layout in TEXT_LAYOUTS:
         module = _layout(layout)
         if module.detect(text):

@@ -6,6 +6,7 @@ The files are only decoded here (bytes -> rows of cell text); the rows are read 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Sequence
@@ -45,9 +46,17 @@ def read_rows(
     return build_draft(text_rows, source=source, name=name, layout=layout)
 
 
-def _decode(data: bytes | str) -> str:
+def is_utf16(data: bytes) -> bool:
+    """True for text that starts with a UTF-16 byte order mark (Excel's "Unicode Text")."""
+    return data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+
+
+def decode_text(data: bytes | str) -> str:
+    """A text file's bytes as text: UTF-16 with a BOM, UTF-8 (with or without BOM), else cp1252."""
     if isinstance(data, str):
         return data.lstrip("\ufeff")
+    if is_utf16(data):
+        return data.decode("utf-16", errors="replace").lstrip("\ufeff")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -55,8 +64,8 @@ def _decode(data: bytes | str) -> str:
 
 
 def read_csv(data: bytes | str, *, source: str | None, name: str) -> PlanDraft:
-    """Read a CSV plan: comma, semicolon or tab separated; UTF-8 (with or without BOM) or cp1252."""
-    text = _decode(data)
+    """Read a CSV plan: comma, semicolon or tab separated; UTF-8, UTF-16 with a BOM or cp1252."""
+    text = decode_text(data)
     if not text.strip():
         raise PlanImportError("the file is empty", source=source)
     best: tuple[int, list[list[str]]] | None = None
