@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from docx import Document
 from openpyxl import load_workbook
 
 from bot.app import create_app
@@ -68,6 +69,8 @@ def download_path(card: dict) -> str:
     ("export the plan to Excel", ".xlsx", lambda body: load_workbook(io.BytesIO(body))),
     ("export as csv", ".csv", lambda body: body.decode("utf-8-sig").startswith("Theme,Ref")),
     ("download the plan as json", ".json", lambda body: json.loads(body)["actions"]),
+    ("board report", ".docx", lambda body: "Improvement Board report" in "\n".join(
+        paragraph.text for paragraph in Document(io.BytesIO(body)).paragraphs)),
 ])
 async def test_export_in_chat_gives_a_download_that_works(world, text, suffix, check):
     card = await ask_for(world, text)
