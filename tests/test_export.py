@@ -73,13 +73,8 @@ def test_the_schema_refuses_a_wrong_document():
     assert {error.path[-1] for error in errors} == {"due_date", "rag"}
 
 
-ROUND_TRIP = [pytest.param(p, marks=pytest.mark.xfail(
-    strict=True, reason="tabular import collapses line breaks and keeps a lead cell whole"))
-    if "tameside" in p.name else p for p in PLANS]
-
-
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
-@pytest.mark.parametrize("path", ROUND_TRIP, ids=[p.stem for p in PLANS])
+@pytest.mark.parametrize("path", PLANS, ids=[p.stem for p in PLANS])
 async def test_tracker_round_trip_gives_the_same_plan(sessions, engine, tmp_path, path, fmt):
     plan = await load(sessions, path)
     async with sessions() as session:

@@ -488,3 +488,17 @@ def test_docx_tables_of_another_width_are_not_plan_rows() -> None:
     assert [a.ref for _, a in draft.all_actions()] == ["1a"]
     assert [o.ref for o in draft.objectives] == ["1"]
     assert any(note.startswith("table 2 skipped") for note in draft.notes)
+
+
+def test_a_lead_cell_with_one_post_holder_per_line_gives_one_lead_each(tmp_path):
+    """Trackers list several post holders in one cell, a line each; text keeps its lines."""
+    from storage.importers.registry import read_plan_file
+    path = tmp_path / "plan.csv"
+    path.write_text('Ref,Action,Lead,RAG\n1,"Review the front door:\n• staffing\n• QA",'
+                    '"AD Education\nHead of Virtual School",red\n2,Second,,amber\n',
+                    encoding="utf-8")
+    first, second = [action for *_, action in read_plan_file(path).all_actions()]
+    assert [lead.name for lead in first.leads] == ["AD Education", "Head of Virtual School"]
+    assert first.text == "Review the front door:\n• staffing\n• QA"
+    assert [lead.name for lead in second.leads] == ["AD Education", "Head of Virtual School"]
+    assert second.leads_inherited

@@ -45,7 +45,7 @@ def _row(snap: PlanSnapshot, action: ActionRow, objectives: dict[str, str]) -> l
     local = ZoneInfo(snap.timezone)
     last = action.last_update_at
     review = action.next_review
-    leads = ["; ".join(lead.name for lead in action.leads if lead.role == role)
+    leads = ["\n".join(lead.name for lead in action.leads if lead.role == role)
              for role in _roles(snap)]
     return ([action.theme or "", action.ref, action.objective_ref or "",
              objectives.get(action.objective_ref or "", ""), action.text]

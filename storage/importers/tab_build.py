@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from storage.importers.columns import (
+    Column,
     HeaderMap,
     find_header,
     is_page_furniture,
@@ -26,6 +27,7 @@ from storage.importers.draft import (
     ThemeDraft,
 )
 from storage.importers.tab_refs import normalise_ref, objective_of, parse_objective, split_actions
+from storage.importers.textutil import cell_text
 from storage.rules import clean_text, parse_rag, ref_key
 
 _ROW_TEXT = ("progress", "evidence", "outcome", "measures", "cost")
@@ -44,7 +46,7 @@ class _Group:
     actions: list[dict] = field(default_factory=list)
     seen: dict[str, int] = field(default_factory=dict)
     rag: str | None = None
-    leads: dict[int, str] = field(default_factory=dict)
+    leads: dict[int, list[str]] = field(default_factory=dict)  # column -> names, for fill-down
     extra: dict[str, str | None] = field(default_factory=dict)
 
 
@@ -68,6 +70,10 @@ class _Builder:
 
     def cell(self, cells: list[str], name: str) -> str:
         return clean_text(self.raw(cells, name))
+
+    def paragraphs(self, cells: list[str], name: str) -> str:
+        """A text cell with its line breaks kept (bullets, paragraphs), spaces tidied."""
+        return cell_text(self.raw(cells, name))
 
     def objective(self, ref: str | None, text: str, line: int) -> _Group:
         key = ref_key(ref) if ref else "text:" + text.lower()
@@ -119,7 +125,7 @@ class _Builder:
         raw = self.raw(cells, "action")
         if not written:
             return split_actions(raw)
-        text = clean_text(raw)
+        text = cell_text(raw)
         found = split_actions(raw)
         if found and found[0][1] and ref_key(found[0][1]) == ref_key(written):
             text = found[0][2]
@@ -141,9 +147,8 @@ class _Builder:
         if rag and parse_rag(rag):
             group.rag = rag
         for column in self.header.all("lead"):
-            name = lead_name(cells[column.index]) if column.index < len(cells) else ""
-            if name:
-                group.leads[column.index] = name
+            if names := lead_lines(cells, column):
+                group.leads[column.index] = names
 
     def orphan(self, line: int, cells: list[str]) -> None:
         shown = [f"{column.header}: {clean_text(cells[column.index])[:40]}"
@@ -202,17 +207,18 @@ class _Builder:
         action["impact_rag"] = impact if parse_rag(impact) else None
         leads: list[LeadDraft] = []
         for column in self.header.all("lead"):
-            name = lead_name(cells[column.index]) if column.index < len(cells) else ""
-            if name:
-                group.leads[column.index] = name
+            names = lead_lines(cells, column)
+            if names:
+                group.leads[column.index] = names
             elif fill and column.index in group.leads:
-                name = group.leads[column.index]
+                names = group.leads[column.index]
                 action["leads_inherited"] = True
-            if name:
-                leads.append(LeadDraft(name=name, role=column.role))
+            leads += [LeadDraft(name=name, role=column.role) for name in names]
         action["leads"] = leads
-        for name in _ROW_VALUES + (_ROW_TEXT if position == 0 else ()):
+        for name in _ROW_VALUES:
             action[name] = self.cell(cells, name) or None
+        for name in _ROW_TEXT if position == 0 else ():
+            action[name] = self.paragraphs(cells, name) or None
         group.actions.append(action)
         self.last = (group, action)
 
@@ -275,6 +281,12 @@ class _Builder:
             objectives=objectives, loose_actions=loose,
             unknown_columns=list(self.header.unknown + self.header.demoted), notes=self.notes,
         )
+
+
+def lead_lines(cells: list[str], column: Column) -> list[str]:
+    """The leads in one lead cell, one per line ("AD Education\nHead of Virtual School")."""
+    cell = cells[column.index] if column.index < len(cells) else ""
+    return [name for name in (lead_name(line) for line in (cell or "").splitlines()) if name]
 
 
 def build_draft(rows: list[list[str]], *, source: str | None, name: str, layout: str) -> PlanDraft:
