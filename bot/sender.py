@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.proactive import DeliveryResult
 from storage.db import transaction
-from storage.models import Outbox
+from storage.models import ConversationRef, Outbox
 from storage.outbox import (
     claim,
     extend_lease,
-    get_reference,
+    get_references,
     mark_failed,
     mark_retry,
     mark_sent,
@@ -52,8 +52,11 @@ class RateLimiter:
     def __init__(self, *, rate_per_second: float, clock: Clock, sleep: Sleep,
                  limits: tuple[tuple[float, int], ...] = TEAMS_CONVERSATION_LIMITS) -> None:
         self._rate = rate_per_second
-        self._capacity = 1.0  # no bursts: any 1 s window holds at most rate + 1 sends
-        self._tokens = self._capacity
+        # Just under 2 tokens: a send that woke up late (a busy event loop) lets the next one
+        # go at once instead of losing the time for good, yet any 1 s window still holds at
+        # most rate + 1 sends (a whole-number rate): no bursts.
+        self._capacity = 2.0 - _EPSILON
+        self._tokens = 1.0
         self._clock, self._sleep, self._limits = clock, sleep, limits
         self._horizon = max(window for window, _ in limits)
         self._refilled = self._now()
@@ -111,7 +114,11 @@ class RateLimiter:
 
 
 class Sender:
-    """Claims due outbox rows in batches and delivers them under Teams' rate limits."""
+    """Claims due outbox rows in batches and delivers them under Teams' rate limits.
+
+    `run` claims the next batch while the previous one's last rows are still sending (once
+    fewer than half a batch is left), so the rate limiter never idles during a claim.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], delivery: Delivery,
                  clock: Clock, *, sleep: Sleep = asyncio.sleep, rate_per_second: float = 45.0,
@@ -126,6 +133,10 @@ class Sender:
         self._base, self._cap = backoff_base, backoff_cap
         self._rng = rng or random.Random()
         self.limiter = RateLimiter(rate_per_second=rate_per_second, clock=clock, sleep=sleep)
+        self._unsent = 0  # claimed rows not yet handled
+        self._low_water = max(1, batch // 2)
+        self._room = asyncio.Event()
+        self._order: dict[str, tuple[asyncio.Lock, int]] = {}  # conversation -> lock, users
 
     def backoff(self, attempts: int) -> float:
         """Full-jitter exponential backoff: uniform(0, min(cap, base * 2 ** (attempts - 1)))."""
@@ -133,27 +144,55 @@ class Sender:
 
     async def drain_once(self) -> int:
         """Claim one batch and deliver it; the number of rows handled."""
+        rows, references = await self._claim()
+        await self._deliver(rows, references)
+        return len(rows)
+
+    async def _claim(self) -> tuple[list[Outbox], dict[str, ConversationRef]]:
+        """Lease one batch and read its conversation references (one transaction)."""
         async with transaction(self._sessions) as session:
             rows = await claim(session=session, now=self._clock(), limit=self._batch,
                                lease=self._lease)
+            references = await get_references(
+                session=session, conversation_ids={row.conversation_id for row in rows})
+        self._unsent += len(rows)
         self.limiter.forget_idle()
+        return rows, references
+
+    async def _deliver(self, rows: list[Outbox],
+                       references: dict[str, ConversationRef]) -> None:
         by_conversation: dict[str, list[Outbox]] = {}
         for row in rows:
             by_conversation.setdefault(row.conversation_id, []).append(row)
-        await asyncio.gather(*(self._send_in_order(group)
-                               for group in by_conversation.values()))
-        return len(rows)
+        await asyncio.gather(*(self._send_in_order(group, references.get(conversation_id))
+                               for conversation_id, group in by_conversation.items()))
 
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until `stop` is set, resting `idle_seconds` whenever the outbox is empty."""
-        while not stop.is_set():
-            try:
-                handled = await self.drain_once()
-            except Exception:
-                log.exception("outbox drain failed; trying again shortly")
-                handled = 0
-            if handled == 0 and not stop.is_set():
-                await self._rest(stop)
+        batches: set[asyncio.Task] = set()
+        try:
+            while not stop.is_set():
+                try:
+                    rows, references = await self._claim()
+                except Exception:
+                    log.exception("outbox drain failed; trying again shortly")
+                    rows, references = [], {}
+                if not rows:
+                    if not stop.is_set():
+                        await self._rest(stop)
+                    continue
+                batch = asyncio.create_task(self._deliver(rows, references))
+                batches.add(batch)
+                batch.add_done_callback(batches.discard)
+                while self._unsent > self._low_water:  # claim again when half a batch is left
+                    self._room.clear()
+                    await self._room.wait()
+        except asyncio.CancelledError:
+            for batch in batches:
+                batch.cancel()
+            raise
+        finally:
+            await asyncio.gather(*batches, return_exceptions=True)
 
     async def _rest(self, stop: asyncio.Event) -> None:
         nap = asyncio.ensure_future(self._sleep(self._idle))
@@ -163,21 +202,39 @@ class Sender:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _send_in_order(self, rows: list[Outbox]) -> None:
-        for row in rows:  # one conversation's rows go one after another, oldest first
-            try:
-                await self._send_one(row)
-            except Exception:
-                log.exception("outbox row %s: unexpected error; it is retried after its lease",
-                              row.id)
+    async def _send_in_order(self, rows: list[Outbox], reference: ConversationRef | None) -> None:
+        # One conversation's rows go one after another, oldest first, also across batches
+        # that overlap in `run` (asyncio.Lock serves its waiters first come, first served).
+        conversation_id = rows[0].conversation_id
+        lock, users = self._order.get(conversation_id, (asyncio.Lock(), 0))
+        self._order[conversation_id] = (lock, users + 1)
+        try:
+            async with lock:
+                for row in rows:
+                    try:
+                        await self._send_one(row, reference)
+                    except Exception:
+                        log.exception("outbox row %s: unexpected error; it is retried after "
+                                      "its lease", row.id)
+                    finally:
+                        self._handled()
+        finally:
+            lock, users = self._order[conversation_id]
+            if users <= 1:
+                del self._order[conversation_id]
+            else:
+                self._order[conversation_id] = (lock, users - 1)
 
-    async def _send_one(self, row: Outbox) -> None:
+    def _handled(self) -> None:
+        self._unsent -= 1
+        if self._unsent <= self._low_water:
+            self._room.set()
+
+    async def _send_one(self, row: Outbox, reference: ConversationRef | None) -> None:
         if row.attempts > self._max_attempts:  # re-claimed after leases ran out while sending
             await self._fail(row, f"gave up after {row.attempts - 1} attempts; last error: "
                                   f"{row.last_error or 'the lease ran out while sending'}")
             return
-        async with transaction(self._sessions) as session:
-            reference = await get_reference(session=session, conversation_id=row.conversation_id)
         if reference is None:
             await self._fail(row, "no conversation reference")
             return

@@ -155,6 +155,16 @@ async def get_reference(*, session: AsyncSession, conversation_id: str) -> Conve
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+async def get_references(*, session: AsyncSession,
+                         conversation_ids: set[str]) -> dict[str, ConversationRef]:
+    """The stored references of several conversations, by conversation id (one query)."""
+    if not conversation_ids:
+        return {}
+    statement = select(ConversationRef).where(
+        ConversationRef.conversation_id.in_(sorted(conversation_ids)))
+    return {ref.conversation_id: ref for ref in (await session.execute(statement)).scalars()}
+
+
 async def save_reference(*, session: AsyncSession, conversation_id: str, kind: str,
                          service_url: str, reference_json: str, now: datetime,
                          tenant_id: str | None = None, person_id: int | None = None,
