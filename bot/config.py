@@ -52,10 +52,14 @@ class Settings(BaseSettings):
         "PLANBOT_SEND_RATE", "send_rate"))  # proactive sends per second (Teams: 50 per tenant)
     send_concurrency: int = Field(16, ge=1, le=256, validation_alias=_alias(
         "PLANBOT_SEND_CONCURRENCY", "send_concurrency"))
+    send_lease_seconds: float = Field(60.0, ge=1, le=3600, validation_alias=_alias(
+        "PLANBOT_SEND_LEASE_SECONDS", "send_lease_seconds"))  # a dead sender's rows wait this long
 
-    def sender_options(self) -> dict[str, float | int]:
+    def sender_options(self) -> dict[str, object]:
         """Keyword arguments for bot.sender.Sender from the settings."""
-        return {"rate_per_second": self.send_rate, "concurrency": self.send_concurrency}
+        from datetime import timedelta
+        return {"rate_per_second": self.send_rate, "concurrency": self.send_concurrency,
+                "lease": timedelta(seconds=self.send_lease_seconds)}
 
     @property
     def base_url(self) -> str:

@@ -82,8 +82,8 @@ async def _open_actions_by_person(session: AsyncSession, plan_id: int) -> dict[i
 
 async def unlinked_leads(*, session: AsyncSession, plan_id: int) -> list[str]:
     """The plan's leads (people, initials or job titles) not yet linked to a Teams user."""
-    report = await lead_report(session=session, plan_id=plan_id)
-    return sorted(entry.lead for entry in report.suggested + report.unmatched)
+    report = await lead_report(session=session, plan_id=plan_id, suggestions=False)
+    return sorted(entry.lead for entry in report.entries if entry.person_id is None)
 
 
 async def personal_conversation(session: AsyncSession, person_id: int) -> str | None:

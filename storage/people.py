@@ -187,8 +187,10 @@ class LeadReport:
         return lines
 
 
-async def lead_report(*, session: AsyncSession, plan_id: int | None = None) -> LeadReport:
-    """Every individual lead of a plan (or all plans) with its link and best suggestion."""
+async def lead_report(*, session: AsyncSession, plan_id: int | None = None,
+                      suggestions: bool = True) -> LeadReport:
+    """Every individual lead of a plan (or all plans) with its link and, for the unlinked ones,
+    the best suggestion (fuzzy matching against everyone: skip it with suggestions=False)."""
     statement = select(ActionLead.action_id, ActionLead.name, ActionLead.person_id)
     if plan_id is not None:
         statement = statement.join(Action, Action.id == ActionLead.action_id).where(
@@ -214,7 +216,8 @@ async def lead_report(*, session: AsyncSession, plan_id: int | None = None) -> L
         entries.append(LeadEntry(
             lead=lead, spellings=tuple(counts), actions=len(actions[key]), role=is_role(lead),
             person_id=person.id if person else None,
-            person_name=person.display_name if person else None, suggestion=suggest(lead, roster)))
+            person_name=person.display_name if person else None,
+            suggestion=suggest(lead, roster) if person is None and suggestions else None))
     return LeadReport(entries=entries)
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -173,8 +174,9 @@ def test_send_rate_and_concurrency_come_from_the_environment(monkeypatch):
     from bot.config import Settings
     monkeypatch.setenv("PLANBOT_SEND_RATE", "20")
     monkeypatch.setenv("PLANBOT_SEND_CONCURRENCY", "4")
-    assert Settings(_env_file=None).sender_options() == {"rate_per_second": 20.0,
-                                                         "concurrency": 4}
+    monkeypatch.setenv("PLANBOT_SEND_LEASE_SECONDS", "5")
+    assert Settings(_env_file=None).sender_options() == {
+        "rate_per_second": 20.0, "concurrency": 4, "lease": timedelta(seconds=5)}
     monkeypatch.setenv("PLANBOT_SEND_RATE", "80")  # above Teams' 50 per tenant
     with pytest.raises(ValueError):
         Settings(_env_file=None)
