@@ -1,9 +1,5 @@
-"""Shared by the fan-out and crash benchmarks: machine, fake connector, seeding, serve, RSS.
-
-`python -m bench.common --lease SECONDS serve ...` runs `planbot serve` with a shorter outbox
-lease (the only change: Settings.sender_options() also passes `lease`); the benchmarks use it
-only when given --lease, because planbot has no setting for the lease yet.
-"""
+"""Shared by the fan-out, crash and replica benchmarks: machine, fake connector, seeding, serve,
+RSS. A shorter outbox lease is given to `planbot serve` through PLANBOT_SEND_LEASE_SECONDS."""
 
 from __future__ import annotations
 
@@ -13,11 +9,10 @@ import os
 import platform
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.request import urlopen
 
@@ -294,13 +289,11 @@ def free_port() -> int:
 def start_serve(*, url: str, port: int, workdir: Path, log: Path,
                 lease: float | None) -> subprocess.Popen:
     """Run `planbot serve --local --port P` (optionally with a shorter lease) on `url`."""
-    args = ["serve", "--local", "--port", str(port)]
-    if lease is None:
-        command = [str(ROOT / ".venv" / "bin" / "planbot"), *args]
-    else:
-        command = [str(PYTHON), "-m", "bench.common", "--lease", str(lease), *args]
+    command = [str(ROOT / ".venv" / "bin" / "planbot"), "serve", "--local", "--port", str(port)]
     env = {**os.environ, "DATABASE_URL": url, "PLANBOT_LOCAL": "1",
            "PLANBOT_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    if lease is not None:
+        env["PLANBOT_SEND_LEASE_SECONDS"] = str(lease)
     # cwd is the scratch folder, so no .env of the checkout is read
     return subprocess.Popen(command, cwd=workdir, env=env, stdout=log.open("a"),
                             stderr=subprocess.STDOUT)
@@ -338,28 +331,7 @@ async def wait_healthy(port: int, process: subprocess.Popen, seconds: float = 60
     raise RuntimeError("planbot serve did not become healthy")
 
 
-def _serve_with_lease(argv: list[str]) -> None:
-    """`planbot <argv>` with Settings.sender_options() also setting the outbox lease."""
-    lease = float(argv[argv.index("--lease") + 1])
-    rest = [arg for i, arg in enumerate(argv) if i not in (argv.index("--lease"),
-                                                            argv.index("--lease") + 1)]
-    from bot import cli
-    from bot.config import Settings
-
-    original = Settings.sender_options
-
-    def sender_options(self) -> dict:
-        return {**original(self), "lease": timedelta(seconds=lease)}
-
-    Settings.sender_options = sender_options
-    sys.argv = ["planbot", *rest]
-    cli.main()
-
-
 def utcnow() -> datetime:
     """Now, timezone-aware."""
     return datetime.now(UTC)
 
-
-if __name__ == "__main__":
-    _serve_with_lease(sys.argv[1:])

@@ -36,6 +36,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from pathlib import Path
 
@@ -364,7 +365,12 @@ def checkin_request(world: World, tag: str) -> Callable[[int], tuple[bytes, str]
     def make(n: int) -> tuple[bytes, str]:
         note = f"Bench {tag} update {n}: audit booked"
         data = dict(world.submission)
-        data[world.progress_keys[n % len(world.progress_keys)]] = note
+        key = world.progress_keys[n % len(world.progress_keys)]
+        data[key] = note
+        # Red or Amber needs the corrective action and a next review date (issue 8)
+        action = key.removeprefix("progress_")
+        data[f"corrective_{action}"] = f"Weekly audit ({tag} {n})"
+        data[f"review_{action}"] = (datetime.now(UTC) + timedelta(days=28)).date().isoformat()
         body = card_execute(world.connector_url, f"bench.{tag}.{n}", "checkin.submit", data)
         return json.dumps(body).encode(), note
     return make

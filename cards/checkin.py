@@ -25,7 +25,7 @@ from cards.common import (
 )
 
 RagValue = Literal["red", "amber", "green", "blue"]
-ErrorField = Literal["rag", "progress", "evidence", "blockers", "nochange"]
+ErrorField = Literal["rag", "progress", "evidence", "blockers", "nochange", "corrective"]
 
 MAX_ACTIONS = 15  # actions on one check-in card; the rest come the week after
 MAX_CARD_KB = 80.0  # Teams advises at most ~80 KB (UTF-16) per card
@@ -80,6 +80,8 @@ class RecordedActionView(BaseModel):
     progress: str | None = None
     evidence: str | None = None
     blockers: str | None = None
+    corrective_action: str | None = None
+    next_review: date | None = None
 
 
 class RecordedView(BaseModel):
@@ -170,7 +172,9 @@ def _without_ref(message: str, ref: str) -> str:
     return message[len(ref) + 1:].lstrip() if message.startswith(f"{ref}:") else message
 
 
-_FIELD_OF_MESSAGE = (("blue means", "evidence"), ("evidence", "evidence"),
+_FIELD_OF_MESSAGE = (("blue means", "evidence"), ("red or amber", "corrective"),
+                     ("corrective", "corrective"), ("next review", "corrective"),
+                     ("evidence", "evidence"),
                      ("blockers", "blockers"), ("progress", "progress"), ("rag", "rag"),
                      ("no change", "nochange"))
 
@@ -209,6 +213,12 @@ def _note_input(kind: str, key: int, label: str, limit: int, values: dict[str, s
             "maxLength": limit, "value": values.get(f"{kind}_{key}", "")[:limit], **extra}
 
 
+def _iso_day(value: str) -> str:
+    """A date input's value: YYYY-MM-DD, or empty (a date picker cannot show other text)."""
+    value = value.strip()[:10]
+    return value if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else ""
+
+
 def _expanded(view: CheckinView, action: CheckinActionView, field: str | None,
               has_error: bool) -> bool:
     """Evidence and blockers are shown at once when they hold an answer or an error is there."""
@@ -233,7 +243,8 @@ def _action_block(action: CheckinActionView, view: CheckinView) -> dict:
     if action.last_progress:
         items.append(text(f"Last note: {cut_words(action.last_progress, NOTE_SHOWN)}",
                           isSubtle=True, spacing="Small"))
-    if error and field not in ("rag", "nochange", "progress", "evidence", "blockers"):
+    if error and field not in ("rag", "nochange", "progress", "evidence", "blockers",
+                                  "corrective"):
         items.append(_error(message))
     expanded = _expanded(view, action, field, error is not None)
     beside = [_toggle(action, values)]
@@ -249,6 +260,14 @@ def _action_block(action: CheckinActionView, view: CheckinView) -> dict:
                              placeholder="What has moved since the last update?",
                              spacing="Small"))
     items += after("progress")
+    items.append({"type": "ColumnSet", "spacing": "Small", "columns": [
+        {"type": "Column", "width": "stretch", "items": [_note_input(
+            "corrective", key, "If Red or Amber: corrective action", NOTE_MAX, values,
+            placeholder="What is being done to bring it back on track?")]},
+        {"type": "Column", "width": "auto", "items": [
+            {"type": "Input.Date", "id": f"review_{key}", "label": "Next review",
+             "value": _iso_day(values.get(f"review_{key}", ""))}]}]})
+    items += after("corrective")
     more = [_note_input("evidence", key, "Evidence (a link, document or report)", NOTE_MAX,
                         values), *after("evidence"),
             _note_input("blockers", key, "Blockers or help needed", NOTE_MAX, values),
@@ -292,7 +311,8 @@ def _checkin_header(view: CheckinView) -> list[dict]:
         body.append(text("You have no open actions this week. Nothing to do, thank you."))
         return body
     body.append(text("For each action choose this week's RAG and say what has moved, or tick "
-                     "“No change this week”. Blue means achieved and evidenced, so it needs "
+                     "“No change this week”. Red or Amber needs the corrective action and the "
+                     "next review date; Blue means achieved and evidenced, so it needs "
                      "evidence. Press Send once, at the end.", isSubtle=True))
     return body
 
@@ -311,7 +331,8 @@ def _checkin_body(view: CheckinView, shown: int) -> dict:
                       "next weeks' cards. To update any action now, send me for example:",
                       isSubtle=True, separator=True,
                       spacing="Medium" if rest > 0 else "ExtraLarge"),
-                 command(f"update {example} amber: what has moved")]
+                 command(f"update {example} amber: what has moved; corrective: what is being "
+                         "done; review: 12 December")]
     actions = None
     if view.actions:
         actions = [execute("Send check-in", SUBMIT_VERB, {"token": view.token},
@@ -343,8 +364,10 @@ def _recorded_block(action: RecordedActionView) -> dict:
         status.append("No change this week")
     items = [text(f"{action.ref} · {cut_words(action.title, 90)}", weight="Bolder"),
              text(" · ".join(status), spacing="Small")]
+    review = _day(action.next_review) if action.next_review else None
     facts = [{"title": title, "value": cut(value, limit)} for title, value, limit in (
-        ("Progress", action.progress, 600), ("Evidence", action.evidence, 300),
+        ("Progress", action.progress, 600), ("Corrective action", action.corrective_action, 300),
+        ("Next review", review, 40), ("Evidence", action.evidence, 300),
         ("Blockers", action.blockers, 300)) if value]
     if facts:
         items.append({"type": "FactSet", "facts": facts, "spacing": "Small"})

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from storage.rules import parse_rag
 
@@ -13,14 +22,18 @@ PROGRESS_MAX = 4000
 NOTE_MAX = 2000
 MAX_ANSWERS = 50  # a card shows at most 15 actions; anything far beyond is not from our card
 _FIELDS = {"rag": "rag", "progress": "progress", "evidence": "evidence", "blockers": "blockers",
-           "nochange": "no_change"}
-_KEY = re.compile(r"(rag|progress|evidence|blockers|nochange)_(.*)", re.DOTALL)
+           "nochange": "no_change", "corrective": "corrective_action", "review": "next_review"}
+_KEY = re.compile(r"(rag|progress|evidence|blockers|nochange|corrective|review)_(.*)",
+                  re.DOTALL)
 _ID = re.compile(r"[0-9]{1,9}")
 _CARD_KEYS = {"verb", "token", "msteams"}
 _LABELS = {"rag": "RAG rating", "progress": "Progress", "evidence": "Evidence",
            "blockers": "Blockers", "no_change": "No change this week", "token": "The card's token",
-           "verb": "The card's action", "answers": "The check-in", "action_id": "The action"}
+           "verb": "The card's action", "answers": "The check-in", "action_id": "The action",
+           "corrective_action": "Corrective action", "next_review": "Next review date"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # PostgreSQL text refuses NUL
+RED_AMBER_NEEDS = ("Red or Amber needs {missing}: the improvement board asks what is being done "
+                   "and when it will be looked at again.")
 BLUE_NEEDS_EVIDENCE = ("Blue means achieved and evidenced: add the evidence (a document, link or "
                        "report) for this action.")
 
@@ -57,8 +70,10 @@ class ActionAnswer(BaseModel):
     progress: Annotated[str, Field(max_length=PROGRESS_MAX)] | None = None
     evidence: Annotated[str, Field(max_length=NOTE_MAX)] | None = None
     blockers: Annotated[str, Field(max_length=NOTE_MAX)] | None = None
+    corrective_action: Annotated[str, Field(max_length=NOTE_MAX)] | None = None
+    next_review: date | None = None
 
-    @field_validator("progress", "evidence", "blockers", mode="before")
+    @field_validator("progress", "evidence", "blockers", "corrective_action", mode="before")
     @classmethod
     def _strip(cls, value: object) -> object:
         return _text(value)
@@ -79,10 +94,41 @@ class ActionAnswer(BaseModel):
             raise ValueError("choose Red, Amber, Green or Blue")
         return rag.value
 
+    @field_validator("next_review", mode="before")
+    @classmethod
+    def _review(cls, value: object, info: ValidationInfo) -> object:
+        value = _text(value)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError("choose a date from the calendar (YYYY-MM-DD)")
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:  # 2026-02-30: pydantic's own words would be technical
+            raise ValueError("choose a date from the calendar (YYYY-MM-DD)") from None
+        today = (info.context or {}).get("today")
+        if today is not None and day < today:
+            raise ValueError("choose today or a later day")
+        return day
+
+    def untouched(self, stored_rag: str | None) -> bool:
+        """The card's answer as it came, pre-filled with the stored RAG and nothing typed:
+        the same as "No change this week" (nothing is stored for it)."""
+        return self.rag == stored_rag and not (
+            self.progress or self.evidence or self.blockers or self.corrective_action
+            or self.next_review)
+
     @model_validator(mode="after")
-    def _blue_needs_evidence(self) -> ActionAnswer:
+    def _rag_needs_substance(self, info: ValidationInfo) -> ActionAnswer:
         if self.rag == "blue" and not self.evidence:
             raise ValueError(BLUE_NEEDS_EVIDENCE)
+        stored = ((info.context or {}).get("stored_rags") or {}).get(self.action_id)
+        if self.rag in ("red", "amber") and not self.no_change and not self.untouched(stored):
+            missing = [name for name, value in (("the corrective action", self.corrective_action),
+                                                ("the next review date", self.next_review))
+                       if not value]
+            if missing:
+                raise ValueError(RED_AMBER_NEEDS.format(missing=" and ".join(missing)))
         return self
 
 
@@ -96,19 +142,26 @@ class CheckinSubmit(BaseModel):
     answers: list[ActionAnswer] = Field(min_length=1, max_length=MAX_ANSWERS)
 
     @classmethod
-    def from_card_data(cls, data: dict) -> CheckinSubmit:
-        """Read the flat card data (inputs merged into the action's data); SubmitInvalid if bad."""
+    def from_card_data(cls, data: dict, stored_rags: dict[int, str | None] | None = None,
+                       today: date | None = None) -> CheckinSubmit:
+        """Read the flat card data (inputs merged into the action's data); SubmitInvalid if bad.
+
+        stored_rags: each action's current RAG; a Red or Amber left as the card showed it, with
+        nothing typed, is no change and needs no corrective action. today: a next review date
+        before it is refused."""
         if not isinstance(data, dict):
             raise SubmitInvalid({None: "The check-in card sent no data."})
         card, grouped = _group(data)
         answers, errors = [], {}
+        context = {"stored_rags": stored_rags or {}, "today": today}
         for action_id, fields in grouped.items():
             try:
-                answers.append(ActionAnswer.model_validate({"action_id": action_id, **fields}))
+                answers.append(ActionAnswer.model_validate({"action_id": action_id, **fields},
+                                                           context=context))
             except ValidationError as exc:
                 errors[action_id] = explain(exc)
         try:
-            submit = cls.model_validate({**card, "answers": answers})
+            submit = cls.model_validate({**card, "answers": answers}, context=context)
         except ValidationError as exc:  # "no answers" is already explained per action
             message = explain(exc, skip={"answers"} if errors else set())
             if message:

@@ -50,15 +50,18 @@ async def is_admin(session: AsyncSession, person: Person | None, deps: Deps) -> 
 
 def update_key(checkin_id: int, answer: ActionAnswer) -> str:
     """Idempotency key: the same answer on the same card is stored once (double clicks)."""
-    content = "\x1f".join(str(part) for part in (answer.rag, answer.progress, answer.evidence,
-                                                 answer.blockers))
+    parts = [answer.rag, answer.progress, answer.evidence, answer.blockers]
+    if answer.corrective_action or answer.next_review:  # keys made before issue 8 stay the same
+        parts += [answer.corrective_action, answer.next_review]
+    content = "\x1f".join(str(part) for part in parts)
     digest = hashlib.sha256(content.encode()).hexdigest()[:24]
     return f"checkin:{checkin_id}:{answer.action_id}:{digest}"
 
 
 def _changed(answer: ActionAnswer, action: Action) -> bool:
     """True when the answer says something new; "No change" with a note still keeps the note."""
-    if answer.progress or answer.evidence or answer.blockers:
+    if (answer.progress or answer.evidence or answer.blockers or answer.corrective_action
+            or answer.next_review):
         return True
     return not answer.no_change and bool(answer.rag and answer.rag != action.rag)
 
@@ -105,6 +108,8 @@ async def _store(session: AsyncSession, checkin: Checkin, answer: ActionAnswer, 
             await record_update(session=session, action=action, source="card", at=now,
                                 rag=rag, progress=answer.progress,
                                 evidence=answer.evidence, blockers=answer.blockers,
+                                corrective_action=answer.corrective_action,
+                                next_review=answer.next_review,
                                 by_name=actor.display_name, by_person_id=actor.id,
                                 idempotency_key=key)
     except IntegrityError:
@@ -128,7 +133,9 @@ async def recorded_view(session: AsyncSession, checkin: Checkin, plan: Plan, lea
             ref=action.ref, title=action.text, rag=stored.rag if stored else action.rag,
             no_change=stored is None, progress=stored.progress if stored else None,
             evidence=stored.evidence if stored else None,
-            blockers=stored.blockers if stored else None))
+            blockers=stored.blockers if stored else None,
+            corrective_action=stored.corrective_action if stored else None,
+            next_review=stored.next_review if stored else None))
     by = next((u.by_name for u in updates.values() if u.by_name), None)
     return RecordedView(lead_name=lead.display_name, plan_name=plan.name, period_label=label,
                         recorded_at_label=f"{when.day} {when:%B %Y at %H:%M}" if when else "",
@@ -163,11 +170,13 @@ async def submit(turn: Turn, deps: Deps) -> Reply:
             log.warning("refused check-in %s submitted by %s", checkin.id, turn.user_aad_id)
             return Reply(text=f"Only {lead.display_name}, their delegate or a plan admin can "
                               "update these actions. Nothing was changed.")
+        on_card = {int(part) for part in checkin.action_ids.split(",") if part}
+        stored_rags = dict((await session.execute(select(Action.id, Action.rag).where(
+            Action.id.in_(on_card)))).all())
         try:
-            parsed = CheckinSubmit.from_card_data(data)
+            parsed = CheckinSubmit.from_card_data(data, stored_rags=stored_rags, today=today)
         except SubmitInvalid as error:
             return await _rejected(session, checkin, plan, lead, label, today, error, data)
-        on_card = {int(part) for part in checkin.action_ids.split(",") if part}
         asked = {answer.action_id for answer in parsed.answers}
         if not asked <= on_card:
             log.warning("check-in %s: actions %s are not on the card", checkin.id,

@@ -26,16 +26,72 @@ ADMIN_ONLY = "Sorry, only a plan admin can do that. Ask your planbot admin (PLAN
 _UPDATE = re.compile(
     r"update\s+(?P<ref>[\w.\-]+)\s+(?P<rag>red|amber|green|blue|r|a|g|b)\b\s*[:\-,]?\s*"
     r"(?P<text>.*)", re.IGNORECASE | re.DOTALL)
-_EVIDENCE = re.compile(r"\bevidence\s*[:\-]\s*(?P<evidence>.+)$", re.IGNORECASE | re.DOTALL)
+_LABELLED = re.compile(
+    r"\b(?P<label>evidence|corrective(?:\s+actions?)?|next\s+review(?:\s+date)?|review\s+date"
+    r"|review)(?P<sep>\s*[:\-\u2013]\s*|\s+(?:on|by)\s+|\s+)", re.IGNORECASE)
+RED_AMBER_HELP = ("Red or Amber needs {missing}, for example: update {ref} {rag}: audit booked; "
+                  "corrective: weekly case audits; review: 12 December. Nothing was changed.")
+_MONTH_FIRST = re.compile(r"\s*(?P<month>[a-z]{3,9})\.?\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?\b"
+                          r",?(?P<rest>.*)", re.IGNORECASE | re.DOTALL)
+_MONTH_ABBR = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}
+_NUMERIC = re.compile(r"\s*(?P<day>\d{1,2})(?:(?P<sep>[/.\-])(?P<month>\d{1,2})(?P=sep)"
+                      r"(?P<year>\d{4}|\d{2})|/(?P<bare>\d{1,2}))(?![\d/.\-])(?P<rest>.*)",
+                      re.DOTALL)
+
+
+def _label_of(match: re.Match) -> str:
+    label = match["label"].lower()
+    return "review" if "review" in label else "corrective" if label[0] == "c" else "evidence"
+
+
+def labelled_parts(text: str, today: date) -> tuple[str, dict[str, str]]:
+    """'note; evidence: x; corrective: y; review: 1 Dec' -> ('note', {'evidence': 'x', ...}).
+
+    Evidence and corrective action need a ':' or '-' after them, as before. "review" is an
+    everyday word ("case file review - 40% done"), so it is a label only when a date follows it,
+    or at the start of a clause with ':' ("; review: next Friday" is then a date not read)."""
+    found = list(_LABELLED.finditer(text))
+    taken = []
+    for index, match in enumerate(found):
+        sep = match["sep"].strip().lower()
+        if _label_of(match) != "review":
+            if sep in (":", "-", "\u2013"):
+                taken.append(match)
+            continue
+        end = found[index + 1].start() if index + 1 < len(found) else len(text)
+        dated = read_day(text[match.end():end].strip(" ,;."), today) is not None
+        clause = not text[:match.start()].rstrip() or text[:match.start()].rstrip()[-1] in ";,."
+        if (dated and (sep or clause)) or (sep == ":" and clause):
+            taken.append(match)
+    parts: dict[str, str] = {}
+    for index, match in enumerate(taken):
+        end = taken[index + 1].start() if index + 1 < len(taken) else len(text)
+        parts[_label_of(match)] = text[match.end():end].strip(" ,;.")
+    head = text[:taken[0].start()] if taken else text
+    return head.strip(" ,;."), parts
 
 
 def read_day(text: str, today: date) -> date | None:
-    """A day in a command ('1 Dec', '12 December 2026', '2026-12-01'), the next one if no year."""
-    if re.search(r"\b\d{4}\b", text):
+    """A day in a command ('1 Dec', '12 December 2026', '2026-12-01', 'December 12', '12/12',
+    '12-12-2026'), the next one to come when no year is given."""
+    month_first = _MONTH_FIRST.fullmatch(text)
+    if month_first and month_first["month"].lower()[:3] in _MONTH_ABBR:
+        text = f"{month_first['day']} {month_first['month']}{month_first['rest']}"  # not 2012
+    numeric = _NUMERIC.fullmatch(text)
+    if numeric and numeric["year"]:
+        return parse_date(f"{numeric['day']}/{numeric['month']}/{numeric['year']}",
+                          month_end=True)
+    if numeric:
+        def with_year(year: int) -> date | None:
+            return parse_date(f"{numeric['day']}/{numeric['bare']}/{year}", month_end=True)
+    elif re.search(r"\b\d{4}\b", text):
         return parse_date(text, month_end=True)
-    day = parse_date(f"{text} {today.year}", month_end=True)
+    else:
+        def with_year(year: int) -> date | None:
+            return parse_date(f"{text} {year}", month_end=True)
+    day = with_year(today.year)
     if day is not None and day < today:
-        day = parse_date(f"{text} {today.year + 1}", month_end=True)
+        day = with_year(today.year + 1)
     return day
 
 
@@ -55,17 +111,31 @@ async def update_by_chat(turn: Turn, deps: Deps) -> Reply:
     """'update 2.4 amber: audit booked for March' stores a status update from chat."""
     match = _UPDATE.fullmatch(normalise(turn.text))
     if match is None:
-        return Reply(text="To update an action, write for example: update 2.4 amber: audit "
-                          "booked for March. For Blue add the evidence: update 2.4 blue: "
+        return Reply(text="To update an action, write for example: update 2.4 green: audit "
+                          "done. For Red or Amber add the corrective action and the next review "
+                          "date: update 2.4 amber: audit booked; corrective: weekly case audits; "
+                          "review: 12 December. For Blue add the evidence: update 2.4 blue: "
                           "evidence: audit report May 2026")
     rag = parse_rag(match["rag"])
-    text = match["text"].strip()
-    evidence_match = _EVIDENCE.search(text)
-    evidence = evidence_match["evidence"].strip() if evidence_match else None
-    progress = text[:evidence_match.start()].strip(" ,;.") if evidence_match else text
+    today = deps.today()
+    progress, parts = labelled_parts(match["text"].strip(), today)
+    evidence = parts.get("evidence") or None
+    corrective = parts.get("corrective") or None
+    review = read_day(parts["review"], today) if parts.get("review") else None
     if rag is Rag.BLUE and not evidence:
         return Reply(text="Blue means achieved and evidenced: add the evidence, for example "
                           f"update {match['ref']} blue: evidence: audit report May 2026")
+    if parts.get("review") and review is None:
+        return Reply(text=f"I couldn't read the review date {parts['review'][:40]!r}. Try for "
+                          "example: review: 12 December. Nothing was changed.")
+    if review is not None and review < today:
+        return Reply(text=f"The next review date {review.day} {review:%B %Y} has passed: "
+                          "choose today or a later day. Nothing was changed.")
+    missing = [name for name, value in (("the corrective action", corrective),
+                                        ("the next review date", review)) if not value]
+    if rag in (Rag.RED, Rag.AMBER) and missing:
+        return Reply(text=RED_AMBER_HELP.format(missing=" and ".join(missing), ref=match["ref"],
+                                                rag=rag.value))
     async with deps.sessions() as session, session.begin():
         actor = await acting_person(session, turn)
         if actor is None:
@@ -86,9 +156,13 @@ async def update_by_chat(turn: Turn, deps: Deps) -> Reply:
         await record_update(session=session, action=action, source="chat", at=deps.clock(),
                             rag=rag.value, progress=progress[:4000] or None,
                             evidence=(evidence or "")[:2000] or None,
+                            corrective_action=(corrective or "")[:2000] or None,
+                            next_review=review,
                             by_name=actor.display_name, by_person_id=actor.id)
     return Reply(text=f"Recorded {action.ref} as {rag.value.title()}"
-                      + (f": {progress[:200]}" if progress else "") + f" ({plan.name}).")
+                      + (f": {progress[:200]}" if progress else "") + f" ({plan.name})."
+                      + (f" Next review: {review:%A} {review.day} {review:%B %Y}." if review
+                         else ""))
 
 
 @router.intent(r"(snooze|i'?m on leave|i am on leave|on leave|away)\s+(until|till|to)\s+.+")

@@ -136,9 +136,13 @@ def test_checkin_card_inputs_verb_and_fallback():
         toggle = found[f"nochange_{n}"]
         assert (toggle["type"], toggle["valueOn"], toggle["valueOff"]) == ("Input.Toggle", "true",
                                                                            "false")
+        corrective, review = found[f"corrective_{n}"], found[f"review_{n}"]
+        assert (corrective["type"], corrective["isMultiline"], corrective["maxLength"],
+                corrective["value"]) == ("Input.Text", True, 2000, "")
+        assert (review["type"], review["value"]) == ("Input.Date", "")
     assert found["rag_7"]["value"] == "amber"
     assert "value" not in found["rag_9"]
-    assert len(found) == 10
+    assert len(found) == 14  # rag, no change, progress, corrective, review, evidence, blockers
     [submit] = card["actions"]
     assert submit["type"] == "Action.Execute"
     assert submit["verb"] == "checkin.submit" and submit["data"] == {"token": "tok_123-abc"}
@@ -147,6 +151,7 @@ def test_checkin_card_inputs_verb_and_fallback():
     assert "refresh" not in card
     assert "Audit started in two teams." in all_text(card)  # the last note as text, not a value
     assert "Blue means achieved and evidenced" in all_text(card)
+    assert "Red or Amber needs the corrective action and the next review date" in all_text(card)
 
 
 def test_rag_choice_and_no_change_side_by_side_then_progress():
@@ -295,7 +300,8 @@ def test_not_shown_note_uses_a_ref_from_the_card_on_its_own_line():
     card = checkin_card(view([action(4), action(5)], not_shown=12))
     *_, note, example = card["body"]
     assert note["text"].startswith("You lead 12 more open actions")
-    assert example["text"] == "update 2.4 amber: what has moved"
+    assert example["text"] == ("update 2.4 amber: what has moved; corrective: what is being "
+                               "done; review: 12 December")  # an Amber that chat accepts
     assert example["fontType"] == "Monospace"
 
 

@@ -159,7 +159,9 @@ async def test_each_lead_gets_one_card_listing_their_open_actions(world):
 async def test_action_execute_stores_history_and_replaces_the_card(world):
     card = await karen_card(world)
     a3 = await first_action_id(world, "3a")
-    data = answers(card, {f"rag_{a3}": "amber", f"progress_{a3}": "Audit booked for March"})
+    data = answers(card, {f"rag_{a3}": "amber", f"progress_{a3}": "Audit booked for March",
+                          f"corrective_{a3}": "Weekly case audits",
+                          f"review_{a3}": "2026-12-07"})
     body = await (await world.post(teams.card_execute(world.url, "checkin.submit", data))).json()
     assert body["statusCode"] == 200 and body["type"].endswith("card.adaptive")
     assert_valid_card(body["value"])
@@ -167,6 +169,8 @@ async def test_action_execute_stores_history_and_replaces_the_card(world):
     [update] = await world.updates()
     assert (update.rag, update.progress, update.by_name) == ("amber", "Audit booked for March",
                                                                "Karen Dolton")
+    assert (update.corrective_action, update.next_review) == ("Weekly case audits",
+                                                              date(2026, 12, 7))
     async with world.sessions() as session:
         action = await session.get(Action, a3)
     assert action.rag == "amber" and action.rating_change == "up"  # was RED
@@ -278,9 +282,13 @@ async def test_leave_sends_the_card_to_the_delegate(world):
 
 
 async def test_update_and_snooze_by_chat(world):
-    await world.post(teams.personal_message(world.url, "update 3a amber: audit booked for March"))
+    await world.post(teams.personal_message(
+        world.url, "update 3a amber: audit booked for March; corrective: weekly case audits; "
+                   "review: 7 December"))
     [update] = await world.updates("chat")
     assert (update.rag, update.progress) == ("amber", "audit booked for March")
+    assert (update.corrective_action, update.next_review) == ("weekly case audits",
+                                                              date(2026, 12, 7))
     await world.post(teams.personal_message(world.url, "update 3a blue: done"))
     assert "evidence" in world.fake.messages()[-1]["text"]
     await world.post(teams.personal_message(world.url, "update 3a green: mine now", who=MALLORY))

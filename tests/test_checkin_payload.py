@@ -1,5 +1,7 @@
 """The check-in submit payload: flat card data in, a typed CheckinSubmit or a SubmitInvalid out."""
 
+from datetime import date
+
 import pytest
 from pydantic import ValidationError
 
@@ -9,8 +11,10 @@ TOKEN = "tok_123-abc"
 
 
 def card(**fields) -> dict:
-    """Data as Teams sends it for an Action.Submit: the inputs merged into the action's data."""
+    """Data as Teams sends it for an Action.Submit: the inputs merged into the action's data.
+    The Amber comes with what Red or Amber needs: a corrective action and a next review date."""
     base = {"verb": "checkin.submit", "token": TOKEN, "rag_12": "amber", "progress_12": "",
+            "corrective_12": "Weekly case audits", "review_12": "2026-12-14",
             "evidence_12": "", "blockers_12": "", "nochange_12": "false"}
     return {**base, **fields}
 
@@ -18,7 +22,8 @@ def card(**fields) -> dict:
 GOOD = [
     ("action.submit", card(progress_12="  Audits done in 2 of 3 teams.  "),
      {12: dict(rag="amber", progress="Audits done in 2 of 3 teams.", evidence=None,
-               blockers=None, no_change=False)}),
+               blockers=None, no_change=False, corrective_action="Weekly case audits",
+               next_review=date(2026, 12, 14))}),
     ("action.execute without verb", {k: v for k, v in card().items() if k != "verb"},
      {12: dict(rag="amber", progress=None, no_change=False)}),
     ("msteams block ignored", card(msteams={"type": "messageBack", "displayText": "x"}),
@@ -42,8 +47,9 @@ GOOD = [
     ("nul and control characters dropped", card(progress_12="a\x00b\x07c\nd"),
      {12: dict(progress="abc\nd")}),
     ("strings at the limit", card(progress_12="p" * 4000, evidence_12="e" * 2000,
-                                  blockers_12="b" * 2000),
-     {12: dict(progress="p" * 4000, evidence="e" * 2000, blockers="b" * 2000)}),
+                                  blockers_12="b" * 2000, corrective_12="c" * 2000),
+     {12: dict(progress="p" * 4000, evidence="e" * 2000, blockers="b" * 2000,
+               corrective_action="c" * 2000)}),
     ("two actions, some keys missing", card(rag_13="green", progress_13="ok"),
      {12: dict(rag="amber"), 13: dict(rag="green", progress="ok", evidence=None,
                                       no_change=False)}),
@@ -89,6 +95,13 @@ BAD = [
      "Progress is too long: at most 4000 characters"),
     ("evidence over 2000", card(evidence_12="e" * 2001), 12, "Evidence is too long"),
     ("blockers megabyte", card(blockers_12="b" * 1_000_000), 12, "Blockers is too long"),
+    ("corrective over 2000", card(corrective_12="c" * 2001), 12,
+     "Corrective action is too long: at most 2000 characters"),
+    ("review not a date", card(review_12="next week"), 12,
+     "Next review date: choose a date from the calendar (YYYY-MM-DD)"),
+    ("review a day that does not exist", card(review_12="2026-02-30"), 12,
+     "Next review date: choose a date from the calendar"),
+    ("review not text", card(review_12=20261214), None, "'review_12' must be text"),
     ("toggle nonsense", card(nochange_12="maybe"), 12, "No change this week must be on or off"),
     ("blue without evidence", card(rag_12="blue"), 12, BLUE),
     ("blue with blank evidence", card(rag_12="B", evidence_12="   "), 12, BLUE),

@@ -41,6 +41,12 @@ async def test_snooze_remembers_the_person_first(sessions):
         adapter.get_next_activity().text)
 
 
+async def test_snooze_reads_a_month_first_date_as_this_december(sessions):
+    adapter = adapter_for(sessions)  # "December 12" was read as December 2012
+    await adapter.receive_activity(Activity(type="message", text="snooze until December 12"))
+    assert "until after Saturday 12 December 2026" in adapter.get_next_activity().text
+
+
 async def test_a_stale_checkin_submit_is_answered_politely(sessions):
     adapter = adapter_for(sessions)
     await adapter.receive_activity(Activity(

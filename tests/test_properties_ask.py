@@ -132,7 +132,8 @@ ROUTER = build_router()
 @example(text="'; DROP TABLE action; --", who="admin", where="personal")
 @example(text="update 3a red: '; DROP TABLE action; --", who="stranger", where="personal")
 @example(text="link '; DROP TABLE person; -- to <script>", who="admin", where="channel")
-@example(text="update 3a amber: audit\x00booked", who="lead", where="personal")  # PostgreSQL
+@example(text="update 3a amber: audit\x00booked; corrective: weekly audit; review: 12 December",
+         who="lead", where="personal")  # PostgreSQL
 @example(text="delegate to Sam\x00Admin", who="lead", where="personal")  # refused NUL (fixed)
 @example(text="red actions for Karen\x00Dolton", who="lead", where="personal")
 @example(text="snooze until 1 Dec", who="lead", where="personal")  # writes: a real command

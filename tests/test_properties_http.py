@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from datetime import date
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -18,9 +20,10 @@ from bot.config import Settings
 from dialogs.checkin_payload import CheckinSubmit, SubmitInvalid
 from dialogs.help import build_router
 from storage.importers.registry import read_plan_file
-from storage.models import Checkin, ConversationRef, Person, StatusUpdate
+from storage.models import Action, Checkin, ConversationRef, Person, StatusUpdate
 from storage.people import link_lead
 from storage.plans import save_draft
+from storage.rules import parse_rag
 from tests.fakes import teams
 from tests.fakes.connector import start_connector
 from tests.test_checkin_flow import ADMIN, LANA, MALLORY, NOW, World, answers
@@ -176,7 +179,9 @@ json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3)
 huge_text = st.builds(lambda chunk, size: (chunk * (size // len(chunk) + 1))[:size],
                       st.one_of(fragments, st.text(min_size=1, max_size=8)),
                       st.integers(4_000, 60_000))
-field_value = st.one_of(json_value, huge_text, st.sampled_from(
+review_value = st.sampled_from(["2026-12-14", "2026-11-23", "2026-11-22", "2020-01-01",
+                                "2026-02-30", "14/12/2026", "12 December", " 2026-12-14 ", ""])
+field_value = st.one_of(json_value, huge_text, review_value, st.sampled_from(
     ["red", "Amber", "G", "BLUE", "purple", "", " ", "true", "false", "on", "1"]))
 
 
@@ -198,16 +203,56 @@ def _mutate(draw, payload: dict, world: Cards) -> dict:
         elif op == "foreign":  # an answer for an action on someone else's card, or none
             action_id = draw(st.sampled_from(foreign))
             field = draw(st.sampled_from(["rag", "progress", "evidence", "blockers",
-                                          "nochange"]))
+                                          "nochange", "corrective", "review"]))
             payload[f"{field}_{action_id}"] = draw(st.sampled_from(["green", "x", "true"]))
         elif op == "answer":  # a plausible answer for an action on one of the cards
             action_id = draw(st.sampled_from(foreign[:-4]))
             payload[f"rag_{action_id}"] = draw(st.sampled_from(["red", "amber", "green"]))
             payload[f"progress_{action_id}"] = draw(st.text(max_size=40))
+            if draw(st.booleans()):  # what a Red or Amber needs, sometimes only part of it
+                payload[f"corrective_{action_id}"] = draw(st.one_of(
+                    st.just("Weekly case audits"), st.text(max_size=20)))
+                payload[f"review_{action_id}"] = draw(review_value)
     return payload
 
 
-def _expected_valid(world: Cards, data: object, who: str) -> bool:
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ON = {"true", "on", "yes", "y", "t", "1"}  # what a pydantic bool reads as on
+_ANSWER_KEY = re.compile(r"(rag|progress|evidence|blockers|nochange|corrective|review)_([0-9]+)")
+
+
+def _red_amber_rule_holds(data: dict, stored: dict[int, str | None], today: date) -> bool:
+    """Issue 8, written again here (not dialogs/checkin_payload): a Red or Amber that says
+    something (not "No change", not left as the card showed the stored RAG with nothing typed)
+    needs a corrective action and a next review date; no next review date before today."""
+    def value(kind: str, action_id: str) -> str:
+        raw = data.get(f"{kind}_{action_id}", "")
+        return _CONTROL.sub("", raw).strip() if isinstance(raw, str) else ""
+
+    ids = {match[2] for key in data if isinstance(key, str)
+           and (match := _ANSWER_KEY.fullmatch(key))}
+    for action_id in ids:
+        review = value("review", action_id)
+        if review and re.fullmatch(r"\d{4}-\d{2}-\d{2}", review):
+            try:
+                if date.fromisoformat(review) < today:
+                    return False
+            except ValueError:
+                return False
+        rag = parse_rag(value("rag", action_id))
+        if rag is None or rag.value not in ("red", "amber"):
+            continue
+        if value("nochange", action_id).lower() in _ON:
+            continue
+        typed = any(value(kind, action_id) for kind in ("progress", "evidence", "blockers",
+                                                        "corrective", "review"))
+        if (typed or stored.get(int(action_id)) != rag.value) and not (
+                value("corrective", action_id) and review):
+            return False
+    return True
+
+
+async def _expected_valid(world: Cards, data: object, who: str) -> bool:
     """The oracle: a check-in submit that may be stored (right person, good token and data)."""
     if not isinstance(data, dict):
         return False
@@ -216,8 +261,14 @@ def _expected_valid(world: Cards, data: object, who: str) -> bool:
         return False
     if who not in (world.owner[token], "Sam Admin"):
         return False
+    async with world.sessions() as session:  # the RAGs now: earlier examples may change them
+        stored = dict((await session.execute(select(Action.id, Action.rag).where(
+            Action.id.in_(world.on_card[token])))).all())
+    today = NOW.date()  # 09:00 UTC: the same day in London
+    if not _red_amber_rule_holds(data, stored, today):
+        return False
     try:
-        parsed = CheckinSubmit.from_card_data(data)
+        parsed = CheckinSubmit.from_card_data(data, stored_rags=stored, today=today)
     except SubmitInvalid:
         return False
     return {answer.action_id for answer in parsed.answers} <= world.on_card[token]
@@ -262,7 +313,7 @@ async def test_card_submits_never_crash_and_only_valid_ones_store(world, crashes
         routed = chosen if isinstance(chosen, str) and ROUTER.has_verb(chosen) else None
         data = value
     assert crashes() == []
-    valid = routed == "checkin.submit" and _expected_valid(world, data, who)
+    valid = routed == "checkin.submit" and await _expected_valid(world, data, who)
     event(f"valid check-in: {valid}")
     event(f"routed to {routed}")
     after = await stored(world.engine)
@@ -386,13 +437,41 @@ async def test_other_invokes_do_not_crash(world, crashes, name, value):
 async def test_the_oracle_accepts_the_real_card(world):
     """The property above is not vacuous: an untouched card is valid and gets stored."""
     data = answers(world.cards["Karen Dolton"], {})
-    assert _expected_valid(world, data, "Karen Dolton")
-    assert not _expected_valid(world, data, "Mallory Nobody")
-    assert not _expected_valid(world, {**data, "surprise": "x"}, "Karen Dolton")
     token = data["token"]
-    action_id = sorted(world.on_card[token])[0]
-    data[f"rag_{action_id}"], data[f"progress_{action_id}"] = "green", "Done the audit"
+    assert {"red", "amber"} & {data[f"rag_{n}"] for n in world.on_card[token]}  # as the plan says
+    assert await _expected_valid(world, data, "Karen Dolton")
+    assert not await _expected_valid(world, data, "Mallory Nobody")
+    assert not await _expected_valid(world, {**data, "surprise": "x"}, "Karen Dolton")
+    first, second = sorted(world.on_card[token])[:2]
+    data[f"rag_{first}"], data[f"progress_{first}"] = "green", "Done the audit"
+    # Issue 8: a Red or Amber that says something needs a corrective action and a review date.
+    red = {**data, f"rag_{second}": "red", f"progress_{second}": "Audit slipped"}
+    assert not await _expected_valid(world, red, "Karen Dolton")
+    red[f"corrective_{second}"] = "Weekly case audits"
+    assert not await _expected_valid(world, red, "Karen Dolton")
+    assert not await _expected_valid(world, {**red, f"review_{second}": "2026-11-22"},
+                                     "Karen Dolton")  # the day before NOW
+    assert not _red_amber_rule_holds({**red, f"review_{second}": "2026-11-22"}, {},
+                                     NOW.date())
+    red[f"review_{second}"] = "2026-11-23"  # today will do
+    assert await _expected_valid(world, red, "Karen Dolton")
+    async with world.sessions() as session:
+        now = (await session.get(Action, second)).rag
+    other = "amber" if now == "red" else "red"  # not the stored RAG: not left as it was
+    assert not await _expected_valid(world, {**data, f"rag_{second}": other}, "Karen Dolton")
+    assert await _expected_valid(world, {**data, f"rag_{second}": other,
+                                         f"nochange_{second}": "true"}, "Karen Dolton")
+    past = {**red, f"review_{second}": "2026-11-22"}
     body = await (await _post(world, teams.card_execute(world.url, "checkin.submit",
-                                                        data))).json()
+                                                        past))).json()
+    assert "choose today or a later day" in json.dumps(body["value"])
+    assert await _updates(world) == 0
+    body = await (await _post(world, teams.card_execute(world.url, "checkin.submit",
+                                                        red))).json()
     assert "Recorded" in json.dumps(body["value"])
-    assert await _updates(world) == 1
+    assert await _updates(world) == 2
+    async with world.sessions() as session:
+        update = (await session.execute(select(StatusUpdate).where(
+            StatusUpdate.action_id == second, StatusUpdate.source == "card"))).scalar_one()
+    assert (update.rag, update.corrective_action, update.next_review) == (
+        "red", "Weekly case audits", date(2026, 11, 23))

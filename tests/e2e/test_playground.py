@@ -92,7 +92,8 @@ async def test_checkin_card_is_delivered_and_recorded(pg, cli):
     inputs = [n["id"] for n in walk(card["body"]) if n.get("type", "").startswith("Input.")]
     rag_id = next(i for i in inputs if i.startswith("rag_"))
     key = rag_id.removeprefix("rag_")
-    data = {**execute["data"], rag_id: "amber", f"progress_{key}": "Audit booked (e2e)"}
+    data = {**execute["data"], rag_id: "amber", f"progress_{key}": "Audit booked (e2e)",
+            f"corrective_{key}": "Weekly case audit (e2e)", f"review_{key}": "2099-01-31"}
     response = await pg.execute(event["message"]["messageId"], execute["verb"], data)
     # the Playground passes on the invoke body without its statusCode
     assert response.get("statusCode", 200) == 200, response
