@@ -209,8 +209,9 @@ def _toggle(action: CheckinActionView, values: dict[str, str]) -> dict:
 
 def _note_input(kind: str, key: int, label: str, limit: int, values: dict[str, str],
                 **extra) -> dict:
+    value = values.get(f"{kind}_{key}", "")[:limit]
     return {"type": "Input.Text", "id": f"{kind}_{key}", "label": label, "isMultiline": True,
-            "maxLength": limit, "value": values.get(f"{kind}_{key}", "")[:limit], **extra}
+            "maxLength": limit, **({"value": value} if value else {}), **extra}
 
 
 def _iso_day(value: str) -> str:
@@ -266,7 +267,8 @@ def _action_block(action: CheckinActionView, view: CheckinView) -> dict:
             placeholder="What is being done to bring it back on track?")]},
         {"type": "Column", "width": "auto", "items": [
             {"type": "Input.Date", "id": f"review_{key}", "label": "Next review",
-             "value": _iso_day(values.get(f"review_{key}", ""))}]}]})
+             **({"value": day} if (day := _iso_day(values.get(f"review_{key}", ""))) else {})}
+        ]}]})
     items += after("corrective")
     more = [_note_input("evidence", key, "Evidence (a link, document or report)", NOTE_MAX,
                         values), *after("evidence"),

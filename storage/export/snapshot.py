@@ -90,11 +90,15 @@ class ActionRow:
 
     @property
     def corrective_action(self) -> str | None:
-        return self.latest_with("corrective_action")
+        """What is being done about a Red or Amber (none once it is Green or Blue)."""
+        return self.latest_with("corrective_action") if self.rag in ("red", "amber") else None
 
     @property
     def next_review(self) -> date | None:
-        return self.latest.next_review if self.latest else None
+        """When a Red or Amber will next be reviewed (the latest date given while it is)."""
+        if self.rag not in ("red", "amber"):
+            return None
+        return next((u.next_review for u in reversed(self.updates) if u.next_review), None)
 
     def rag_on(self, moment: datetime) -> str | None:
         """The RAG as it stood at `moment` (the latest update at or before it)."""
