@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from datetime import datetime, timedelta
 
 from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
 from botbuilder.core.serializer_helper import serializer_helper
@@ -72,9 +74,15 @@ def turn_of(context: TurnContext, text: str, value: dict | None = None) -> Turn:
 class PlanBot(TeamsActivityHandler):
     """Routes messages, card submits and installs to dialogs."""
 
+    REMEMBERED_FOR = timedelta(minutes=5)
+    REMEMBERED_MAX = 20000
+
     def __init__(self, router: Router, deps: Deps) -> None:
         self.router = router
         self.deps = deps
+        # Who wrote from where, and when it was last stored: an unchanged sender and reference
+        # is not written again on every turn (every write takes SQLite's one write lock).
+        self._remembered: OrderedDict[tuple, datetime] = OrderedDict()
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         """Remember who wrote and where (for proactive cards), then handle the activity."""
@@ -89,6 +97,14 @@ class PlanBot(TeamsActivityHandler):
         if activity.type == "installationUpdate" and (activity.action or "").startswith("remove"):
             return
         now = self.deps.clock()
+        conversation = activity.conversation
+        key = (conversation.id, conversation.conversation_type, conversation.tenant_id,
+               activity.service_url, activity.type,
+               getattr(activity.recipient, "id", None), getattr(user, "id", None),
+               getattr(user, "name", None), getattr(user, "aad_object_id", None))
+        stored = self._remembered.get(key)
+        if stored is not None and now - stored < self.REMEMBERED_FOR:
+            return
         async with self.deps.sessions() as session, session.begin():
             person = None
             if user is not None and user.id and (activity.conversation.conversation_type
@@ -98,6 +114,10 @@ class PlanBot(TeamsActivityHandler):
                     aad_object_id=getattr(user, "aad_object_id", None), email=None, now=now)
             await store_reference(session=session, activity=activity,
                                   person_id=person.id if person else None, now=now)
+        self._remembered[key] = now
+        self._remembered.move_to_end(key)
+        while len(self._remembered) > self.REMEMBERED_MAX:
+            self._remembered.popitem(last=False)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         """A typed message, an @mention in a channel, or an Action.Submit (message with value)."""

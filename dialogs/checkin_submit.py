@@ -7,7 +7,7 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -122,9 +122,14 @@ async def recorded_view(session: AsyncSession, checkin: Checkin, plan: Plan, lea
     ids = [int(part) for part in checkin.action_ids.split(",") if part]
     actions = (await session.execute(select(Action).where(Action.id.in_(ids))
                                      .order_by(Action.position))).scalars().all()
+    # The newest update from this card per action (built in SQL: a card answered many times
+    # must not load its whole history to show the last answers).
+    latest = (select(func.max(StatusUpdate.id))
+              .where(StatusUpdate.action_id.in_(ids),
+                     StatusUpdate.idempotency_key.like(f"checkin:{checkin.id}:%"))
+              .group_by(StatusUpdate.action_id))
     updates = {u.action_id: u for u in (await session.execute(
-        select(StatusUpdate).where(StatusUpdate.idempotency_key.like(f"checkin:{checkin.id}:%"))
-        .order_by(StatusUpdate.at, StatusUpdate.id))).scalars()}
+        select(StatusUpdate).where(StatusUpdate.id.in_(latest)))).scalars()}
     when = checkin.answered_at.astimezone(ZoneInfo(tz)) if checkin.answered_at else None
     items = []
     for action in actions:
