@@ -121,7 +121,7 @@ def test_question_and_checkin_in_the_browser(playground, cli):
     assert "Karen Dolton" in done["checkin"] or "3a" in done["checkin"], done["checkin"]
     assert "Send check-in" in done["buttons"], done["buttons"]
     assert "Recorded" in done["recorded"] and done["note"] in done["recorded"], done["recorded"]
-    assert "Amber" in done["recorded"], done["recorded"]
+    assert "Green" in done["recorded"], done["recorded"]
     for name in ("01-question.png", "02-checkin-card.png", "03-recorded.png"):
         size = (SHOTS / name).stat().st_size
         assert 0 < size < 300_000, (name, size)
