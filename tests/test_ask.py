@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from datetime import UTC, date, datetime
@@ -160,3 +161,42 @@ async def test_who_has_not_updated_names_the_leads(bot):
     assert_valid_card(card)
     text = json.dumps(card, ensure_ascii=False)
     assert "**Leads:** " in text and "Karen Dolton (" in text
+
+
+DEMO_PLAN = (Path(__file__).resolve().parent.parent / "storage" / "demo"
+             / "manchester-improvement-plan-2015-rag.txt")
+
+
+async def test_lexicon_sees_another_process_write_within_a_second(tmp_path, monkeypatch):
+    """The vocabulary is cached: in-process writes are seen at once, another process's (here
+    plain sqlite3, which SQLAlchemy never sees) once the stamp is read again (STAMP_TTL)."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from dialogs.ask import answer as answer_module
+    from storage.db import make_engine, migrate, session_factory
+    from storage.importers.registry import read_plan_file
+    from storage.plans import save_draft
+
+    monkeypatch.setattr(answer_module, "STAMP_TTL", 0.2)
+    path = tmp_path / "lex.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    await migrate(engine)
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        await save_draft(session=session, now=datetime(2026, 11, 1, tzinfo=UTC),
+                         draft=read_plan_file(DEMO_PLAN))
+    async with sessions() as session:
+        before = await answer_module.lexicon(session=session)
+    assert "Zebedee Quist" not in before.vocab.leads
+    with sqlite3.connect(path) as raw:  # another process's import, unseen by SQLAlchemy
+        raw.execute("INSERT INTO actionlead (action_id, name, role, position) "
+                    "SELECT min(id), 'Zebedee Quist', 'lead', 9 FROM action")
+    async with sessions() as session:
+        cached = await answer_module.lexicon(session=session)
+    assert cached is before  # inside STAMP_TTL: the cache is trusted
+    await asyncio.sleep(0.25)
+    async with sessions() as session:
+        fresh = await answer_module.lexicon(session=session)
+    assert "Zebedee Quist" in fresh.vocab.leads
+    await engine.dispose()

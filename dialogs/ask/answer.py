@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
+from time import monotonic
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, event, exists, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,8 +64,23 @@ class Lexicon:
         return self.matcher.parse(text, today=today)
 
 
-# The lexicon of each database, kept per process and rebuilt when its stamp changes.
-_LEXICONS: weakref.WeakKeyDictionary[Engine, tuple[tuple, Lexicon]] = weakref.WeakKeyDictionary()
+# The lexicon of each database, kept per process and rebuilt when its stamp changes. The stamp
+# is read at most once a second (other processes' imports show within a second); a write in
+# this process to a table the lexicon reads (seen on the way to the database) forces a re-read
+# at once.
+_LEXICONS: weakref.WeakKeyDictionary[Engine, tuple[tuple, Lexicon, float, int]] = (
+    weakref.WeakKeyDictionary())
+STAMP_TTL = 1.0
+_WRITES = {"generation": 0}
+_LEXICON_TABLES = re.compile(r"^\s*(insert|update|delete)\b.*?\b(plan|theme|objective|action|"
+                             r"actionlead)\b", re.IGNORECASE | re.DOTALL)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_lexicon_writes(conn, cursor, statement, parameters, context, executemany) -> None:
+    if statement[:6].lower() in ("insert", "update", "delete") and \
+            _LEXICON_TABLES.match(statement[:200]):
+        _WRITES["generation"] += 1
 
 
 def _stamp_query() -> Select:
@@ -97,14 +114,18 @@ async def lexicon(*, session: AsyncSession, plan: str | None = None) -> Lexicon:
     """The parser's vocabulary for the plans in the database: cached per database and process,
     read again only when the lexicon stamp shows plans, themes, objectives, actions or leads
     changed."""
-    stamp = await lexicon_stamp(session)
     engine = _engine_of(session)
     cached = _LEXICONS.get(engine) if engine is not None else None
+    now, generation = monotonic(), _WRITES["generation"]
+    if cached is not None and cached[3] == generation and now - cached[2] < STAMP_TTL:
+        return cached[1]
+    stamp = await lexicon_stamp(session)
     if cached is not None and cached[0] == stamp:
+        _LEXICONS[engine] = (stamp, cached[1], now, generation)
         return cached[1]
     lex = await read_lexicon(session)
     if engine is not None:
-        _LEXICONS[engine] = (stamp, lex)
+        _LEXICONS[engine] = (stamp, lex, now, generation)
     return lex
 
 

@@ -109,9 +109,11 @@ async def answer_text(turn: Turn, deps: Deps, *, page: int = 0) -> Reply | None:
     """Answer a question, or None when it is not one (the caller then explains what works)."""
     today = deps.today()
     async with deps.sessions() as session:
-        asker = await acting_person(session, turn)
-        answer = await ask(session, turn.text, today=today, tz=deps.timezone,
-                           asker_id=asker.id if asker else None)
+        lex = await lexicon(session=session)
+        query = lex.parse(turn.text, today=today)
+        asker = await acting_person(session, turn) if query.mine else None  # only when asked
+        answer = await run(session, query, lex, today=today, tz=deps.timezone,
+                           asker_id=asker.id if asker else None, limit=MAX_ROWS)
         if answer.query.intent == "unknown" and (answer.query.note or "").startswith("no action"):
             return Reply(text=f"Sorry, there is {answer.query.note} in the plans I hold. Try "
                               "'summary' to see the themes, or 'help'.")
