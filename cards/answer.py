@@ -43,6 +43,7 @@ class ListView(BaseModel):
     lines: list[ActionLine]
     total: int
     page: int = 0
+    page_only: bool = False  # lines holds only this page's lines (the caller cut them)
     empty_hint: str = "Nothing matches. Try 'summary' or 'help'."
     note: str | None = None  # words of the question that were not used
     by_lead: list[tuple[str, int]] = []  # for "who hasn't updated?": leads and their actions
@@ -72,7 +73,7 @@ def _line(line: ActionLine) -> dict:
 def list_card(view: ListView) -> dict:
     """Actions matching a question, PAGE at a time, with a 'Show more' button."""
     start = view.page * PAGE
-    shown = view.lines[start:start + PAGE]
+    shown = view.lines[:PAGE] if view.page_only else view.lines[start:start + PAGE]
     body = [heading(view.title),
             text(f"{view.total} action{'s' if view.total != 1 else ''}"
                  + (f" · showing {start + 1}–{start + len(shown)}" if view.total > PAGE else ""),

@@ -234,13 +234,17 @@ async def run(session: AsyncSession, query: Query, lex: Lexicon, *, today: date,
         # "is 2d overdue?" asks about 2d: the other words describe the question, not a filter.
         query = Query(intent="show", text=query.text, refs=query.refs, plan=query.plan)
     statement = await filtered(session, query, lex, today=today, tz=tz, asker_id=asker_id)
-    # The total comes with the rows (a window count is taken before LIMIT): one query, one scan.
-    ordered = statement.add_columns(func.count().over()).order_by(Plan.name, Action.position)
+    # Plain rows, not ORM objects (a list answer has up to 200; building entities cost more than
+    # the query). The total comes with the rows (a window count is taken before LIMIT).
+    ordered = statement.with_only_columns(
+        *Action.__table__.c, Plan.name.label("plan_name"), Theme.name.label("theme_name"),
+        func.count().over().label("total"), maintain_column_froms=True,
+    ).order_by(Plan.name, Action.position)
     if limit is not None:
         ordered = ordered.limit(limit)
     rows = (await session.execute(ordered)).all()
-    found = [row[:3] for row in rows]
-    answer.total = rows[0][3] if rows else 0
+    found = [(row, row.plan_name, row.theme_name) for row in rows]
+    answer.total = rows[0].total if rows else 0
     ids = [action.id for action, _, _ in found]
     leads: dict[int, list[str]] = {}
     if ids:

@@ -99,7 +99,8 @@ async def reply_for(session: AsyncSession, answer: Answer, *, today: date, page:
                 by_lead[lead] = by_lead.get(lead, 0) + 1
     view = ListView(title=title_of(query), question=query.text,
                     by_lead=sorted(by_lead.items(), key=lambda item: (-item[1], item[0])),
-                    lines=[_line(row, today) for row in answer.rows],
+                    lines=[_line(row, today) for row in answer.rows[page * PAGE:(page + 1) * PAGE]],
+                    page_only=True,
                     total=min(answer.total, len(answer.rows)) if answer.rows else answer.total,
                     page=page, note=query.note)
     return Reply(cards=[list_card(view)])
