@@ -91,7 +91,7 @@ async def _may_update(session: AsyncSession, actor: Person, lead: Person, deps: 
 async def _still_led_by(session: AsyncSession, plan_id: int, action_ids: set[int],
                         person_id: int) -> set[int]:
     """Of these actions, the ones the person leads now (the stored assignment, not the card)."""
-    leads = await linked_people(session=session, plan_id=plan_id)
+    leads = await linked_people(session=session, plan_id=plan_id, action_ids=action_ids)
     return {action_id for action_id in action_ids if person_id in leads.get(action_id, [])}
 
 

@@ -8,6 +8,7 @@ Matching itself (splitting cells, suggestions) is pure and lives in storage.lead
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -259,13 +260,17 @@ async def actions_for_person(*, session: AsyncSession, person: Person, today: da
     return list((await session.execute(statement)).scalars())
 
 
-async def linked_people(*, session: AsyncSession, plan_id: int) -> dict[int, list[int]]:
-    """Every linked person of each action of a plan, in cell order (all people of a cell)."""
+async def linked_people(*, session: AsyncSession, plan_id: int,
+                        action_ids: Collection[int] | None = None) -> dict[int, list[int]]:
+    """Every linked person of each action of a plan (or of these actions of it), in cell order
+    (all people of a cell)."""
     aliases = _alias_map(await _people(session))
-    rows = await session.execute(
-        select(ActionLead.action_id, ActionLead.name, ActionLead.person_id)
-        .join(Action, Action.id == ActionLead.action_id).where(Action.plan_id == plan_id)
-        .order_by(ActionLead.action_id, ActionLead.position, ActionLead.id))
+    statement = (select(ActionLead.action_id, ActionLead.name, ActionLead.person_id)
+                 .join(Action, Action.id == ActionLead.action_id).where(Action.plan_id == plan_id)
+                 .order_by(ActionLead.action_id, ActionLead.position, ActionLead.id))
+    if action_ids is not None:
+        statement = statement.where(ActionLead.action_id.in_(list(action_ids)))
+    rows = await session.execute(statement)
     result: dict[int, list[int]] = {}
     for action_id, cell, person_id in rows.all():
         found = [aliases[key] for key in (normalise(cell), *_keys(cell)) if key in aliases]
