@@ -161,13 +161,13 @@ async def _no_unlinked_leads(*, session, plan_id: int) -> list[str]:
 
 
 async def seed(url: str, n: int, service_url: str, now: datetime, *,
-               full_round: bool = False) -> Seeded:
+               full_round: bool = True) -> Seeded:
     """One plan, n leads with a 1:1 reference each, one action each; then a real round.
 
-    Unless full_round, start_round's closing report of unlinked leads is skipped: it runs
-    storage.people.lead_report, which scores every lead against every person
-    (O(leads x people): 24 s for 1,000 leads, most of an hour for 10,000); it decides
-    nothing about which cards are queued.
+    With full_round=False, start_round's closing list of unlinked leads is skipped (it decides
+    nothing about which cards are queued). It used to score every lead against every person
+    (24 s for 1,000 leads); since it lists unlinked leads without suggestions it is cheap, and
+    the round runs in full by default.
     """
     from dialogs import checkin
     from dialogs.checkin import start_round

@@ -367,8 +367,8 @@ def parser(crash: int = 0) -> argparse.ArgumentParser:
     options.add_argument("--database-url", default=None,
                          help="PostgreSQL URL (a schema and role 'bench_fanout' are made and "
                               "dropped); default: a SQLite file in a scratch folder")
-    options.add_argument("--full-round", action="store_true",
-                         help="let start_round also list unlinked leads (O(leads x people))")
+    options.add_argument("--skip-unlinked-report", dest="full_round", action="store_false",
+                         help="skip start_round's closing list of unlinked leads")
     options.add_argument("--keep", action="store_true", help="keep the scratch folder / schema")
     return options
 
