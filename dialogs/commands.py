@@ -71,9 +71,10 @@ def labelled_parts(text: str, today: date) -> tuple[str, dict[str, str]]:
     return head.strip(" ,;."), parts
 
 
-def read_day(text: str, today: date) -> date | None:
+def read_day(text: str, today: date, *, past: bool = False) -> date | None:
     """A day in a command ('1 Dec', '12 December 2026', '2026-12-01', 'December 12', '12/12',
-    '12-12-2026'), the next one to come when no year is given."""
+    '12-12-2026'): when no year is given, the next one to come, or with past=True the latest
+    one not after today ('as of 31 March')."""
     month_first = _MONTH_FIRST.fullmatch(text)
     if month_first and month_first["month"].lower()[:3] in _MONTH_ABBR:
         text = f"{month_first['day']} {month_first['month']}{month_first['rest']}"  # not 2012
@@ -90,7 +91,9 @@ def read_day(text: str, today: date) -> date | None:
         def with_year(year: int) -> date | None:
             return parse_date(f"{text} {year}", month_end=True)
     day = with_year(today.year)
-    if day is not None and day < today:
+    if day is not None and past and day > today:
+        day = with_year(today.year - 1)
+    elif day is not None and not past and day < today:
         day = with_year(today.year + 1)
     return day
 

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from cards.export import export_card
+from dialogs.commands import read_day
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
 from storage.export.links import save_export
 from storage.export.render import render
 from storage.export.snapshot import ExportError
 from storage.models import Plan
-from storage.rules import parse_date
 
 router = Router()
 _FORMAT_WORDS = {"excel": "xlsx", "xlsx": "xlsx", "spreadsheet": "xlsx", "tracker": "xlsx",
@@ -49,11 +49,7 @@ def _as_of(turn: Turn, deps: Deps) -> tuple[date | None, str | None]:
     if not found or not re.search(r"\d", found.group(1)):
         return today, None
     words = found.group(1).strip().rstrip("?.! ")
-    day = parse_date(words, month_end=True)
-    if day is None and re.fullmatch(r"\d{1,2}(st|nd|rd|th)? [a-z]+", words, re.I):
-        day = parse_date(f"{words} {today.year}", month_end=True)
-        if day is not None and day > today:
-            day = parse_date(f"{words} {today.year - 1}", month_end=True)
+    day = read_day(words, today, past=True)
     if day is None:
         return None, (f"I could not read the date {words!r}. Try 'board report as of "
                       "31 March 2026'.")

@@ -88,6 +88,11 @@ async def test_export_in_chat_gives_a_download_that_works(world, text, suffix, c
 async def test_as_of_a_date_in_chat(world):
     card = await ask_for(world, "export the plan to excel as of 1 November 2026")
     assert "01 November 2026" in json.dumps(card)
+    # No year: the latest such day not after today (not 2001 for "November 1", not 2027)
+    for text, day in (("as of November 1", "01 November 2026"), ("as of 1 Nov", "01 November 2026"),
+                      ("as of October 1", "01 October 2026")):
+        card = await ask_for(world, f"export the plan to excel {text}")
+        assert day in json.dumps(card), text
     fake, url, client, _ = world
     await client.post("/api/messages", json=teams.personal_message(
         url, "export the plan to excel as of 1 January 2030"))
