@@ -329,12 +329,11 @@ def manifest_cmd(settings: Settings, *, app_id: str, domain: str, out: Path, nam
     except ManifestError as exc:
         raise UserError(str(exc)) from exc
     data = package(content)
-    partial = out.with_name(out.name + ".part")
+    from storage.export.files import write_atomic
+    from storage.export.snapshot import ExportError
     try:
-        partial.write_bytes(data)
-        partial.replace(out)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise UserError(f"cannot write {out}: {exc.strerror}") from exc
+        write_atomic(out, lambda handle: handle.write(data))
+    except ExportError as exc:
+        raise UserError(str(exc)) from exc
     print(f"Wrote {out} ({len(data)} bytes): manifest {content['manifestVersion']}, "
           f"bot {content['bots'][0]['botId']}, domain {domain}.", file=stdout)

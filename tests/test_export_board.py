@@ -16,7 +16,6 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from sqlalchemy import select
 
-import storage.export.board as board_module
 from dialogs.ask.dialog import ask
 from dialogs.checkin import start_round
 from storage.export.board import (
@@ -392,7 +391,7 @@ async def test_a_path_that_cannot_be_written_leaves_no_file(sessions, plan, tmp_
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(board_module.os, "replace", full_disk)
+    monkeypatch.setattr("storage.export.files.os.replace", full_disk)  # the shared writer
     with pytest.raises(ExportError, match="cannot write .*No space left on device"):
         await report_for(sessions, plan, TODAY, existing)
     assert [p.name for p in folder.iterdir()] == ["board.docx"]

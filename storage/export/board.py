@@ -15,9 +15,7 @@ written leaves no file behind (ExportError).
 from __future__ import annotations
 
 import calendar
-import os
 import re
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -37,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.export.chart import ThemeBars, chart_height_in, rag_chart
+from storage.export.files import write_atomic
 from storage.export.snapshot import (
     ActionRow,
     ExportError,
@@ -949,27 +948,12 @@ def _evidence(action: ActionRow) -> Rich:
 
 
 def write_bytes(data: bytes, out: Path | BinaryIO) -> None:
-    """Write the whole file at once; a path is written through a temporary file and renamed,
-    so a failure leaves no partial file (and an existing file untouched)."""
-    if not isinstance(out, (str, Path)):
+    """Write the whole file at once; a path goes through storage.export.files.write_atomic, so a
+    failure leaves no partial file (and an existing file untouched)."""
+    if isinstance(out, (str, Path)):
+        write_atomic(Path(out), lambda handle: handle.write(data))
+    else:
         out.write(data)
-        return
-    path = Path(out)
-    if path.is_dir():
-        raise ExportError(f"cannot write {path}: it is a folder; give a file name ending .docx")
-    if not path.parent.is_dir():
-        raise ExportError(f"cannot write {path}: the folder {path.parent} does not exist")
-    part = None
-    try:
-        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        part = Path(name)
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(part, path)
-    except OSError as exc:
-        if part is not None:
-            part.unlink(missing_ok=True)
-        raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def board_report(snap: PlanSnapshot, data: BoardData, *, out: Path | BinaryIO,

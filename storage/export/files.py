@@ -18,7 +18,7 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> int:
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
-        raise ExportError(f"{path} is a folder; give a file name, e.g. {path / 'plan.xlsx'}")
+        raise ExportError(f"cannot write {path}: it is a folder; give a file name in it")
     if not folder.is_dir():
         raise ExportError(f"cannot write {path}: the folder {folder} does not exist")
     try:
