@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from storage.rules import parse_rag
+from storage.rules import parse_rag, without_control
 
 PROGRESS_MAX = 4000
 NOTE_MAX = 2000
@@ -31,7 +31,6 @@ _LABELS = {"rag": "RAG rating", "progress": "Progress", "evidence": "Evidence",
            "blockers": "Blockers", "no_change": "No change this week", "token": "The card's token",
            "verb": "The card's action", "answers": "The check-in", "action_id": "The action",
            "corrective_action": "Corrective action", "next_review": "Next review date"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # PostgreSQL text refuses NUL
 RED_AMBER_NEEDS = ("Red or Amber needs {missing}: the improvement board asks what is being done "
                    "and when it will be looked at again.")
 BLUE_NEEDS_EVIDENCE = ("Blue means achieved and evidenced: add the evidence (a document, link or "
@@ -55,7 +54,7 @@ class SubmitInvalid(Exception):
 def _text(value: object) -> object:
     """Strip a string, drop control characters; an empty string means None."""
     if isinstance(value, str):
-        return _CONTROL.sub("", value).strip() or None
+        return without_control(value).strip() or None
     return value
 
 

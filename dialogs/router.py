@@ -8,12 +8,10 @@ from dataclasses import replace
 from typing import TypeVar
 
 from dialogs.context import Deps, Reply, Turn
+from storage.rules import without_control
 
 Handler = Callable[[Turn, Deps], Awaitable[Reply]]
 T = TypeVar("T")
-# Control characters (not tab or newlines) mean nothing in chat or card data, and PostgreSQL
-# refuses NUL in any text value, even a query parameter: they are dropped before any dialog runs.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class Router:
@@ -77,7 +75,7 @@ class Router:
 def printable(value: T) -> T:
     """Text (or the strings inside card data) without control characters."""
     if isinstance(value, str):
-        return _CONTROL.sub("", value)
+        return without_control(value)  # before any dialog runs (PostgreSQL refuses NUL)
     if isinstance(value, dict):
         return {printable(key): printable(item) for key, item in value.items()}
     if isinstance(value, list):

@@ -178,6 +178,15 @@ def ref_key(ref: object) -> str:
 
 # --- Text and leads -------------------------------------------------------------------------------
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def without_control(text: str) -> str:
+    """Text without control characters (tab and newlines kept): they mean nothing in a plan, a
+    chat message or card data, and PostgreSQL refuses NUL in any text value."""
+    return _CONTROL.sub("", text)
+
+
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 

@@ -6,10 +6,11 @@ due date or the canonical RAG are derived later from these strings by storage.ru
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from storage.rules import without_control
 
 LeadRole = Literal["strategic", "operational", "lead"]
 
@@ -31,14 +32,9 @@ class PlanImportError(Exception):
 
 
 
-# Control characters (not tab or newlines) are never plan text, and PostgreSQL refuses NUL: a
-# file with them must import cleanly, not fail in the database after it was read.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def _printable(value: object) -> object:
     if isinstance(value, str):
-        return _CONTROL.sub("", value)
+        return without_control(value)  # a file with them must import, not fail in the database
     if isinstance(value, list | tuple):
         return type(value)(_printable(item) for item in value)
     return value
