@@ -43,20 +43,13 @@ from storage.export.snapshot import (
     end_of_day,
     snapshot,
 )
+from storage.export.style import RAG_LOOK
 from storage.models import Checkin, CheckinRound, Person, Plan
 from storage.rules import RAG_SEVERITY, is_overdue, parse_rag
 
 STALE_DAYS = 21
 NO_THEME = "Actions not under a theme"
 RAG_KEYS = ("red", "amber", "green", "blue", "none")  # "none" = not rated
-# rag -> (word, fill, text colour); the word is always written in the cell too.
-RAG_LOOK = {
-    "red": ("Red", "C00000", "FFFFFF"),
-    "amber": ("Amber", "FFC000", "000000"),
-    "green": ("Green", "00B050", "000000"),
-    "blue": ("Blue", "0070C0", "FFFFFF"),
-    "none": ("Not rated", "D9D9D9", "000000"),
-}
 RAG_MEANING = {
     "red": "Remedial action is needed to achieve the objective. The timeline, cost or "
            "objectives are at risk.",

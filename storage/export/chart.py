@@ -15,14 +15,11 @@ from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-# (key, label, fill, text colour, hatch) in severity order; "none" = not rated.
-SERIES = (
-    ("red", "Red", "#C00000", "white", ""),
-    ("amber", "Amber", "#FFC000", "black", ""),
-    ("green", "Green", "#00B050", "black", ""),
-    ("blue", "Blue", "#0070C0", "white", ""),
-    ("none", "Not rated", "#D9D9D9", "black", "//"),
-)
+from storage.export.style import RAG_LOOK
+
+# (key, label, fill, text colour, hatch) in severity order; "none" = not rated, hatched.
+SERIES = tuple((key, word, f"#{fill}", f"#{ink}", "//" if key == "none" else "")
+               for key, (word, fill, ink) in RAG_LOOK.items())
 FONTS = ("Arial", "Liberation Sans", "Helvetica", "DejaVu Sans")
 
 

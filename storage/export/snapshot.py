@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Action, ActionLead, Objective, Plan, StatusUpdate, Theme
-from storage.rules import Rag, is_overdue, parse_rag
+from storage.rules import is_overdue, parse_rag
 
 
 class ExportError(ValueError):
@@ -206,5 +206,3 @@ async def snapshot(*, session: AsyncSession, plan: Plan, as_of: date,
                                  source=o.source, outcome=o.outcome) for o in objectives],
         actions=rows)
 
-
-RAG_ORDER = (Rag.RED.value, Rag.AMBER.value, Rag.GREEN.value, Rag.BLUE.value)

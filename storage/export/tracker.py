@@ -11,11 +11,10 @@ import io
 from zoneinfo import ZoneInfo
 
 from storage.export.snapshot import ActionRow, PlanSnapshot
+from storage.export.style import RAG_LOOK
 
 LEAD_COLUMNS = {"lead": "Lead", "strategic": "Strategic lead", "operational": "Operational lead"}
-RAG_WORDS = {"red": "Red", "amber": "Amber", "green": "Green", "blue": "Blue"}
-RAG_FILLS = {"red": "C00000", "amber": "FFC000", "green": "00B050", "blue": "0070C0"}
-RAG_FONTS = {"red": "FFFFFF", "amber": "000000", "green": "000000", "blue": "FFFFFF"}
+RAG_WORDS = {rag: word for rag, (word, _, _) in RAG_LOOK.items() if rag != "none"}
 CHANGE_WORDS = {"up": "Better", "down": "Worse", "same": "Same"}
 RAG_KEY = (
     ("Red", "Not on track: significant risk to delivery; corrective action needed"),
@@ -174,6 +173,7 @@ def to_xlsx_bytes(snap: PlanSnapshot) -> bytes:
 def _colour(cell, fill_type, font_type) -> None:
     """Fill a RAG cell in its colour; the word stays written (colour-blind readers, printing)."""
     rag = str(cell.value or "").lower()
-    if rag in RAG_FILLS:
-        cell.fill = fill_type("solid", fgColor=RAG_FILLS[rag])
-        cell.font = font_type(bold=True, color=RAG_FONTS[rag])
+    if rag in RAG_WORDS:
+        _, fill, ink = RAG_LOOK[rag]
+        cell.fill = fill_type("solid", fgColor=fill)
+        cell.font = font_type(bold=True, color=ink)
