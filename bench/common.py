@@ -160,6 +160,38 @@ async def _no_unlinked_leads(*, session, plan_id: int) -> list[str]:
     return []  # every benchmark lead is linked; see seed()
 
 
+async def insert_leads(session, *, plan_id: int, n: int, service_url: str, now: datetime,
+                       people: int | None = None) -> None:
+    """Bulk-insert people 1..people (default n), each with a 1:1 conversation reference, and
+    actions 1..n, action i led by person i (linked). Ids are explicit; on PostgreSQL the
+    sequences are moved past them."""
+    from storage.models import Action, ActionLead, ConversationRef, Person
+
+    everyone = range(1, (people or n) + 1)
+    tables = (
+        (Person, [{"id": i, "display_name": f"Lead {i:05d}",
+                   "teams_user_id": f"29:bench-user-{i:05d}",
+                   "aad_object_id": f"00000000-0000-4000-8000-{i:012d}", "aliases": "",
+                   "created_at": now} for i in everyone]),
+        (Action, [{"id": i, "plan_id": plan_id, "ref": f"B{i}", "ref_key": f"b{i}",
+                   "text": f"Benchmark action {i}", "position": i, "rag": "amber"}
+                  for i in range(1, n + 1)]),
+        (ActionLead, [{"action_id": i, "name": f"Lead {i:05d}", "role": "lead", "person_id": i,
+                       "position": 0} for i in range(1, n + 1)]),
+        (ConversationRef, [{"conversation_id": conversation(i), "kind": "personal",
+                            "tenant_id": TENANT, "service_url": service_url, "person_id": i,
+                            "updated_at": now,
+                            "reference_json": json.dumps(reference(i, service_url))}
+                           for i in everyone]))
+    for table, rows in tables:
+        for start in range(0, len(rows), 2000):
+            await session.execute(insert(table), rows[start:start + 2000])
+    if session.get_bind().dialect.name == "postgresql":  # explicit ids: move the sequences on
+        for table, last in (("person", people or n), ("action", n)):
+            await session.execute(text(
+                f"select setval(pg_get_serial_sequence('{table}', 'id'), {last})"))
+
+
 async def seed(url: str, n: int, service_url: str, now: datetime, *,
                full_round: bool = True) -> Seeded:
     """One plan, n leads with a 1:1 reference each, one action each; then a real round.
@@ -172,12 +204,8 @@ async def seed(url: str, n: int, service_url: str, now: datetime, *,
     from dialogs import checkin
     from dialogs.checkin import start_round
     from storage.models import (
-        Action,
-        ActionLead,
         CheckinSchedule,
-        ConversationRef,
         Outbox,
-        Person,
         Plan,
     )
     from storage.schedule import period_of
@@ -195,27 +223,7 @@ async def seed(url: str, n: int, service_url: str, now: datetime, *,
             # The scheduler of `planbot serve` must not chase this round (a chaser is due on
             # Wednesdays): the plan's schedule is off, the round is started by hand below.
             session.add(CheckinSchedule(plan_id=plan.id, enabled=False))
-            people = [{"id": i, "display_name": f"Lead {i:05d}",
-                       "teams_user_id": f"29:bench-user-{i:05d}",
-                       "aad_object_id": f"00000000-0000-4000-8000-{i:012d}", "aliases": "",
-                       "created_at": now} for i in range(1, n + 1)]
-            actions = [{"id": i, "plan_id": plan.id, "ref": f"B{i}", "ref_key": f"b{i}",
-                        "text": f"Benchmark action {i}", "position": i, "rag": "amber"}
-                       for i in range(1, n + 1)]
-            leads = [{"action_id": i, "name": f"Lead {i:05d}", "role": "lead", "person_id": i,
-                      "position": 0} for i in range(1, n + 1)]
-            refs = [{"conversation_id": conversation(i), "kind": "personal", "tenant_id": TENANT,
-                     "service_url": service_url, "person_id": i, "updated_at": now,
-                     "reference_json": json.dumps(reference(i, service_url))}
-                    for i in range(1, n + 1)]
-            for table, rows in ((Person, people), (Action, actions), (ActionLead, leads),
-                                (ConversationRef, refs)):
-                for start in range(0, len(rows), 2000):
-                    await session.execute(insert(table), rows[start:start + 2000])
-            if engine.dialect.name == "postgresql":  # explicit ids: move the sequences on
-                for table in ("person", "action"):
-                    await session.execute(text(
-                        f"select setval(pg_get_serial_sequence('{table}', 'id'), {n})"))
+            await insert_leads(session, plan_id=plan.id, n=n, service_url=service_url, now=now)
         seeded = time.perf_counter()
         original = checkin.unlinked_leads
         if not full_round:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -29,14 +28,14 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select
 
 from bench.common import (
     conversation,
     free_port,
+    insert_leads,
     machine,
     memory_kb,
-    reference,
     start_connector,
     start_serve,
     stop_serve,
@@ -59,7 +58,7 @@ def slot(moment) -> str:
 async def seed(url: str, n: int, service_url: str) -> dict[str, str]:
     """One plan with n linked leads (one action each) plus an owner; the schedule's four jobs
     fall due over the next minutes. Returns the schedule's slots."""
-    from storage.models import Action, ActionLead, CheckinSchedule, ConversationRef, Person, Plan
+    from storage.models import CheckinSchedule, Plan
 
     now = utcnow()
     local = now.astimezone(LONDON)
@@ -73,32 +72,16 @@ async def seed(url: str, n: int, service_url: str) -> dict[str, str]:
     try:
         await migrate(engine)
         async with transaction(session_factory(engine)) as session:
-            people = [{"id": i, "display_name": f"Lead {i:05d}",
-                       "teams_user_id": f"29:bench-user-{i:05d}",
-                       "aad_object_id": f"00000000-0000-4000-8000-{i:012d}", "aliases": "",
-                       "created_at": now} for i in range(1, n + 2)]  # n + 1 owns the plan
-            await session.execute(insert(Person), people)
             plan = Plan(slug="bench-replicas", name="Replica benchmark plan", created_at=now,
-                        updated_at=now, owner_person_id=n + 1)
+                        updated_at=now)
             session.add(plan)
             await session.flush()
             session.add(CheckinSchedule(plan_id=plan.id, skip_bank_holidays=False,
                                         timezone="Europe/London", **slots))
-            await session.execute(insert(Action), [
-                {"id": i, "plan_id": plan.id, "ref": f"B{i}", "ref_key": f"b{i}",
-                 "text": f"Benchmark action {i}", "position": i, "rag": "amber"}
-                for i in range(1, n + 1)])
-            await session.execute(insert(ActionLead), [
-                {"action_id": i, "name": f"Lead {i:05d}", "role": "lead", "person_id": i,
-                 "position": 0} for i in range(1, n + 1)])
-            await session.execute(insert(ConversationRef), [
-                {"conversation_id": conversation(i), "kind": "personal", "tenant_id": TENANT,
-                 "service_url": service_url, "person_id": i, "updated_at": now,
-                 "reference_json": json.dumps(reference(i, service_url))}
-                for i in range(1, n + 2)])
-            for table in ("person", "action"):
-                await session.execute(text(
-                    f"select setval(pg_get_serial_sequence('{table}', 'id'), {n + 2})"))
+            # n leads, and person n + 1 (reachable, leading nothing) owns the plan
+            await insert_leads(session, plan_id=plan.id, n=n, service_url=service_url, now=now,
+                               people=n + 1)
+            plan.owner_person_id = n + 1
     finally:
         await engine.dispose()
     return slots
