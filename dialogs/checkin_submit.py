@@ -17,7 +17,7 @@ from dialogs.checkin_payload import ActionAnswer, CheckinSubmit, SubmitInvalid
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
 from storage.models import Action, Admin, Checkin, CheckinRound, Person, Plan, StatusUpdate
-from storage.people import linked_people
+from storage.people import led_by
 from storage.updates import record_update
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,17 @@ OUT_OF_DATE = ("This check-in card is out of date or was not made by me. Your ne
                "with the weekly round; type 'help' to see what I can do.")
 
 
-async def acting_person(session: AsyncSession, turn: Turn) -> Person | None:
-    """The Person behind this turn, found by AAD object id, then Teams user id."""
+async def acting_person(session: AsyncSession, turn: Turn,
+                        expected: Person | None = None) -> Person | None:
+    """The Person behind this turn, found by AAD object id, then Teams user id.
+
+    expected: a person already loaded (a card's lead) who is taken without a query when the
+    turn's ids are theirs."""
+    if expected is not None and (
+            (turn.user_aad_id and turn.user_aad_id == expected.aad_object_id)
+            or (not turn.user_aad_id and turn.user_id
+                and turn.user_id == expected.teams_user_id)):
+        return expected
     for column, value in ((Person.aad_object_id, turn.user_aad_id),
                           (Person.teams_user_id, turn.user_id)):
         if value:
@@ -66,19 +75,25 @@ def _changed(answer: ActionAnswer, action: Action) -> bool:
     return not answer.no_change and bool(answer.rag and answer.rag != action.rag)
 
 
-async def checkin_by_token(session: AsyncSession, data: dict) -> Checkin | None:
-    """The Checkin a card's data names by its opaque token (None for a stale or forged one)."""
+def _token(data: dict) -> str | None:
     token = data.get("token")
-    if not isinstance(token, str) or not token or len(token) > 64:
+    return token if isinstance(token, str) and token and len(token) <= 64 else None
+
+
+async def card_context(session: AsyncSession, data: dict
+                       ) -> tuple[Checkin, CheckinRound, Plan, Person] | None:
+    """The check-in a card's opaque token names (None for a stale or forged one), with its
+    round, plan and lead, in one query."""
+    token = _token(data)
+    if token is None:
         return None
-    return (await session.execute(select(Checkin).where(Checkin.token == token))).scalar()
-
-
-async def _context(session: AsyncSession, checkin: Checkin):
-    round_ = await session.get(CheckinRound, checkin.round_id)
-    plan = await session.get(Plan, round_.plan_id)
-    lead = await session.get(Person, checkin.person_id)
-    return round_, plan, lead
+    row = (await session.execute(
+        select(Checkin, CheckinRound, Plan, Person)
+        .join(CheckinRound, CheckinRound.id == Checkin.round_id)
+        .join(Plan, Plan.id == CheckinRound.plan_id)
+        .join(Person, Person.id == Checkin.person_id)
+        .where(Checkin.token == token))).first()
+    return None if row is None else tuple(row)
 
 
 async def _may_update(session: AsyncSession, actor: Person, lead: Person, deps: Deps) -> bool:
@@ -88,40 +103,34 @@ async def _may_update(session: AsyncSession, actor: Person, lead: Person, deps: 
     return await is_admin(session, actor, deps)
 
 
-async def _still_led_by(session: AsyncSession, plan_id: int, action_ids: set[int],
-                        person_id: int) -> set[int]:
-    """Of these actions, the ones the person leads now (the stored assignment, not the card)."""
-    leads = await linked_people(session=session, plan_id=plan_id, action_ids=action_ids)
-    return {action_id for action_id in action_ids if person_id in leads.get(action_id, [])}
-
-
-async def _store(session: AsyncSession, checkin: Checkin, answer: ActionAnswer, action: Action,
-                 actor: Person, now: datetime) -> None:
-    key = update_key(checkin.id, answer)
-    exists = await session.execute(select(StatusUpdate.id).where(
-        StatusUpdate.idempotency_key == key))
-    if exists.scalar() is not None:
-        return  # the same answer was stored already (double click or Teams retry)
+async def _store(session: AsyncSession, answer: ActionAnswer, action: Action, actor: Person,
+                 now: datetime, key: str) -> None:
     rag = (action.rag if answer.no_change else answer.rag) or action.rag
-    try:
-        async with session.begin_nested():
-            await record_update(session=session, action=action, source="card", at=now,
-                                rag=rag, progress=answer.progress,
-                                evidence=answer.evidence, blockers=answer.blockers,
-                                corrective_action=answer.corrective_action,
-                                next_review=answer.next_review,
-                                by_name=actor.display_name, by_person_id=actor.id,
-                                idempotency_key=key)
-    except IntegrityError:
-        log.info("duplicate submit of check-in %s ignored", checkin.id)
+    await record_update(session=session, action=action, source="card", at=now,
+                        rag=rag, progress=answer.progress,
+                        evidence=answer.evidence, blockers=answer.blockers,
+                        corrective_action=answer.corrective_action,
+                        next_review=answer.next_review,
+                        by_name=actor.display_name, by_person_id=actor.id,
+                        idempotency_key=key)
+
+
+async def _stored_keys(session: AsyncSession, keys: list[str]) -> set[str]:
+    """Which of these idempotency keys are stored already (one query for the whole card)."""
+    if not keys:
+        return set()
+    return set((await session.execute(select(StatusUpdate.idempotency_key).where(
+        StatusUpdate.idempotency_key.in_(keys)))).scalars())
 
 
 async def recorded_view(session: AsyncSession, checkin: Checkin, plan: Plan, lead: Person,
-                        label: str, tz: str) -> RecordedView:
-    """What was stored from this card, for the read-only 'recorded' card."""
-    ids = [int(part) for part in checkin.action_ids.split(",") if part]
-    actions = (await session.execute(select(Action).where(Action.id.in_(ids))
-                                     .order_by(Action.position))).scalars().all()
+                        label: str, tz: str, actions: list[Action] | None = None) -> RecordedView:
+    """What was stored from this card, for the read-only 'recorded' card.
+
+    actions: the card's actions in plan order, when the caller has them loaded already."""
+    ids = _card_ids(checkin)
+    if actions is None:
+        actions = await _card_actions(session, ids)
     # The newest update from this card per action (built in SQL: a card answered many times
     # must not load its whole history to show the last answers).
     latest = (select(func.max(StatusUpdate.id))
@@ -147,6 +156,16 @@ async def recorded_view(session: AsyncSession, checkin: Checkin, plan: Plan, lea
                         actions=items, by_name=by)
 
 
+def _card_ids(checkin: Checkin) -> list[int]:
+    return [int(part) for part in checkin.action_ids.split(",") if part]
+
+
+async def _card_actions(session: AsyncSession, ids: list[int]) -> list[Action]:
+    """The card's actions in plan order."""
+    return list((await session.execute(select(Action).where(Action.id.in_(ids))
+                                       .order_by(Action.position))).scalars())
+
+
 async def _rejected(session, checkin, plan, lead, label, today, error: SubmitInvalid,
                     data: dict) -> Reply:
     view = await card_view(session, checkin, plan=plan, lead=lead, label=label, today=today,
@@ -161,47 +180,60 @@ async def _rejected(session, checkin, plan, lead, label, today, error: SubmitInv
 @router.verb("checkin.submit")
 async def submit(turn: Turn, deps: Deps) -> Reply:
     """Store a submitted check-in card and answer with the read-only 'recorded' card."""
+    try:
+        return await _submit(turn, deps)
+    except IntegrityError:
+        # The same answer committed by a concurrent request (a double click reaching two
+        # replicas at once): its key is stored now, so a second pass finds it and only answers.
+        log.info("concurrent submit of the same check-in answer; reading it back")
+        return await _submit(turn, deps)
+
+
+async def _submit(turn: Turn, deps: Deps) -> Reply:
     data = turn.value or {}
     now = deps.clock()
     today = deps.today()
     async with deps.sessions() as session, session.begin():
-        checkin = await checkin_by_token(session, data)
-        if checkin is None:
+        found = await card_context(session, data)
+        if found is None:
             return Reply(text=OUT_OF_DATE)
-        round_, plan, lead = await _context(session, checkin)
+        checkin, round_, plan, lead = found
         label = period_label(round_.period, round_.started_at, deps.timezone)
-        actor = await acting_person(session, turn)
+        actor = await acting_person(session, turn, expected=lead)
         if actor is None or not await _may_update(session, actor, lead, deps):
             log.warning("refused check-in %s submitted by %s", checkin.id, turn.user_aad_id)
             return Reply(text=f"Only {lead.display_name}, their delegate or a plan admin can "
                               "update these actions. Nothing was changed.")
-        on_card = {int(part) for part in checkin.action_ids.split(",") if part}
-        stored_rags = dict((await session.execute(select(Action.id, Action.rag).where(
-            Action.id.in_(on_card)))).all())
+        card_actions = await _card_actions(session, _card_ids(checkin))
+        by_id = {action.id: action for action in card_actions}
         try:
-            parsed = CheckinSubmit.from_card_data(data, stored_rags=stored_rags, today=today)
+            parsed = CheckinSubmit.from_card_data(
+                data, stored_rags={key: action.rag for key, action in by_id.items()},
+                today=today)
         except SubmitInvalid as error:
             return await _rejected(session, checkin, plan, lead, label, today, error, data)
         asked = {answer.action_id for answer in parsed.answers}
-        if not asked <= on_card:
+        if not asked <= by_id.keys():
             log.warning("check-in %s: actions %s are not on the card", checkin.id,
-                        sorted(asked - on_card))
+                        sorted(asked - by_id.keys()))
             return Reply(text="That answer names actions that were not on your card. Nothing "
                               "was changed.")
-        allowed = (on_card if await is_admin(session, actor, deps)
-                   else await _still_led_by(session, plan.id, asked, lead.id))
-        actions = {a.id: a for a in (await session.execute(
-            select(Action).where(Action.id.in_(asked)))).scalars()}
-        for answer in parsed.answers:
-            if answer.action_id not in allowed:
-                continue  # reassigned since the card was sent: not theirs to update any more
-            if _changed(answer, actions[answer.action_id]):
-                await _store(session, checkin, answer, actions[answer.action_id], actor, now)
+        allowed = await led_by(session=session, action_ids=asked, person=lead)
+        if allowed != asked and await is_admin(session, actor, deps):
+            allowed = asked  # an admin may answer every action on the card
+        # An action reassigned since the card was sent is not theirs to update any more.
+        changed = [(answer, update_key(checkin.id, answer)) for answer in parsed.answers
+                   if answer.action_id in allowed and _changed(answer, by_id[answer.action_id])]
+        stored = await _stored_keys(session, [key for _, key in changed])
+        for answer, key in changed:
+            if key not in stored:  # else stored already (a double click or a Teams retry)
+                await _store(session, answer, by_id[answer.action_id], actor, now, key)
         if checkin.status != "answered":
             checkin.status, checkin.answered_at = "answered", now
             session.add(checkin)
         await session.flush()
-        view = await recorded_view(session, checkin, plan, lead, label, deps.timezone)
+        view = await recorded_view(session, checkin, plan, lead, label, deps.timezone,
+                                   actions=card_actions)
     return Reply(cards=[recorded_card(view)], replace=True)
 
 
@@ -209,10 +241,10 @@ async def submit(turn: Turn, deps: Deps) -> Reply:
 async def refresh(turn: Turn, deps: Deps) -> Reply:
     """Teams asks for the card's current state: the recorded card once answered."""
     async with deps.sessions() as session:
-        checkin = await checkin_by_token(session, turn.value or {})
-        if checkin is None:
+        found = await card_context(session, turn.value or {})
+        if found is None:
             return Reply(text=OUT_OF_DATE)
-        round_, plan, lead = await _context(session, checkin)
+        checkin, round_, plan, lead = found
         label = period_label(round_.period, round_.started_at, deps.timezone)
         if checkin.status == "answered":
             view = await recorded_view(session, checkin, plan, lead, label, deps.timezone)

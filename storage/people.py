@@ -21,7 +21,7 @@ from storage.rules import Rag
 
 __all__ = [
     "LeadEntry", "LeadReport", "Roster", "Suggestion", "actions_for_person", "auto_link",
-    "is_role", "lead_people", "lead_report", "link_lead", "linked_people", "normalise",
+    "is_role", "lead_people", "lead_report", "led_by", "link_lead", "linked_people", "normalise",
     "suggest", "unlink_lead", "upsert_person",
 ]
 
@@ -279,3 +279,19 @@ async def linked_people(*, session: AsyncSession, plan_id: int,
             if pid not in bucket:
                 bucket.append(pid)
     return result
+
+
+async def led_by(*, session: AsyncSession, action_ids: Collection[int],
+                 person: Person) -> set[int]:
+    """Of these actions, the ones a lead cell links to this person: by its stored link or by one
+    of the person's aliases (any person of a shared cell). Reads these actions' lead rows only,
+    not every person, so that a check-in answer stays cheap with 10,000 people."""
+    if not action_ids:
+        return set()
+    mine = {normalise(alias) for alias in _aliases(person)}
+    rows = await session.execute(select(ActionLead.action_id, ActionLead.name,
+                                        ActionLead.person_id)
+                                 .where(ActionLead.action_id.in_(list(action_ids))))
+    return {action_id for action_id, cell, person_id in rows.all()
+            if person_id == person.id or (mine and not mine.isdisjoint(
+                {normalise(cell), *_keys(cell)}))}
