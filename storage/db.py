@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage.sqlite_inline import inline_connect
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -41,6 +43,8 @@ def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
         # (p95 over a second under load, "database is locked" after 5 s). One connection makes
         # them queue in order inside the process instead. Code must not hold two sessions at once.
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=60)
+    if url.startswith("sqlite+aiosqlite"):
+        kwargs["connect_args"] = {"async_creator_fn": inline_connect}  # see sqlite_inline.py
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         # pysqlite's own transaction handling breaks SAVEPOINTs (a nested transaction that is

@@ -13,10 +13,11 @@ from bot.app import ADAPTER, create_app
 from bot.config import Settings
 from bot.proactive import BotDelivery
 from bot.sender import Sender
+from dialogs import checkin_submit
 from dialogs.checkin import chase, escalate, start_round
 from dialogs.context import system_clock
 from storage.importers.registry import read_plan_file
-from storage.models import Action, Checkin, Person, Plan, StatusUpdate
+from storage.models import Action, ActionLead, Checkin, Person, Plan, StatusUpdate
 from storage.people import link_lead
 from storage.plans import save_draft
 from tests.cardcheck import assert_valid_card
@@ -234,6 +235,43 @@ async def test_only_the_lead_delegate_or_admin_may_answer(world):
                                                       who=ADMIN))).json()
     assert body["type"].endswith("card.adaptive")
     assert [u.by_name for u in await world.updates()] == ["Sam Admin"]
+
+
+async def test_an_action_reassigned_since_the_card_was_sent_is_not_stored(world):
+    card = await karen_card(world)
+    a3, a4 = await first_action_id(world, "3a"), await first_action_id(world, "4a")
+    async with world.sessions() as session, session.begin():  # 3a goes to someone else
+        for row in (await session.execute(select(ActionLead).where(
+                ActionLead.action_id == a3))).scalars():
+            row.name, row.person_id = "Someone Else", None
+    data = answers(card, {f"rag_{a3}": "green", f"progress_{a3}": "not hers any more",
+                          f"rag_{a4}": "green", f"progress_{a4}": "Backlog cleared"})
+    await world.post(teams.card_execute(world.url, "checkin.submit", data))
+    assert [(u.action_id, u.progress) for u in await world.updates()] == [
+        (a4, "Backlog cleared")]
+    # A plan admin may still answer every action on the card (4a's answer is stored already).
+    await world.post(teams.card_execute(world.url, "checkin.submit", data, who=ADMIN))
+    assert [(u.action_id, u.by_name) for u in await world.updates()] == [
+        (a4, "Karen Dolton"), (a3, "Sam Admin")]
+
+
+async def test_a_double_submit_racing_past_the_key_check_is_stored_once(world, monkeypatch):
+    """Two replicas can both find the answer's key missing; the second insert then hits the
+    unique key, and the turn is answered from a second pass instead of failing."""
+    card = await karen_card(world)
+    a4 = await first_action_id(world, "4a")
+    data = answers(card, {f"rag_{a4}": "green", f"progress_{a4}": "Backlog cleared"})
+    await world.post(teams.card_execute(world.url, "checkin.submit", data))
+    real, calls = checkin_submit._stored_keys, []
+
+    async def blind_once(session, keys):
+        calls.append(keys)
+        return set() if len(calls) == 1 else await real(session, keys)
+
+    monkeypatch.setattr(checkin_submit, "_stored_keys", blind_once)
+    body = await (await world.post(teams.card_execute(world.url, "checkin.submit", data))).json()
+    assert body["statusCode"] == 200 and "Backlog cleared" in str(body["value"])
+    assert len(calls) == 2 and len(await world.updates()) == 1
 
 
 async def test_out_of_date_or_forged_tokens_change_nothing(world):
