@@ -41,7 +41,7 @@ from dialogs.ask.answer import lexicon, lexicon_stamp
 from dialogs.ask.dialog import MAX_ROWS, answer_text, ask
 from dialogs.context import Deps, Turn
 from dialogs.digest import digest_view
-from storage.db import make_engine, session_factory
+from storage.db import make_engine, reading, session_factory
 from storage.models import Action, ActionLead, Person, Plan, Theme, UTCDateTime
 from storage.rules import ref_key
 
@@ -257,7 +257,7 @@ async def time_turn(deps: Deps, turn: Turn) -> float:
 async def time_hand(sessions, statements) -> float:
     """The hand-written SQL of one question, rows fetched, in ms."""
     started = time.perf_counter()
-    async with sessions() as session:
+    async with reading(sessions) as session:  # the same read-only session the pipeline uses
         for statement in statements:
             (await session.execute(statement)).all()
     return (time.perf_counter() - started) * 1000

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 from storage.sqlite_inline import inline_connect
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+READ_ONLY = "planbot_read_only"  # execution option of a reading() session
 
 
 def async_url(url: str) -> str:
@@ -60,7 +61,10 @@ def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(connection) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")  # writers queue; no upgrade deadlocks
+            # Writers queue for the lock at BEGIN (no upgrade deadlocks); a session opened with
+            # reading() never writes, so it takes no lock (in WAL mode reads never wait).
+            deferred = connection.get_execution_options().get(READ_ONLY)
+            connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
     return engine
 
 
@@ -96,6 +100,15 @@ async def database_status(engine: AsyncEngine) -> str:
     except Exception as exc:  # noqa: BLE001 - reported, not raised: this feeds /healthz
         return f"error: {type(exc).__name__}: {exc}"
     return "ok"
+
+
+@asynccontextmanager
+async def reading(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for work that only reads (a question, a digest): on SQLite its transaction
+    begins DEFERRED, taking no write lock, so it neither waits for nor holds up a writer."""
+    async with factory() as session:
+        await session.connection(execution_options={READ_ONLY: True})
+        yield session
 
 
 @asynccontextmanager

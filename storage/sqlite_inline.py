@@ -6,8 +6,8 @@ CPU of a turn's database work. SQLite answers planbot's statements in microsecon
 file, so running them directly is cheaper than handing them over. Two calls can wait, and still
 go to the worker thread so that the event loop keeps serving meanwhile: BEGIN IMMEDIATE, which
 takes SQLite's write lock that another process (an import, a second `planbot` command) may hold
-for a while, and COMMIT, which waits for the disk. In WAL mode reads never wait, and inside a transaction
-that holds the write lock nothing else does either.
+for a while, and COMMIT, which waits for the disk. In WAL mode reads never wait (a plain, deferred
+BEGIN takes no lock), and inside a transaction that holds the write lock nothing else does either.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import Any
 
 import aiosqlite
 
-_WAITS = ("BEGIN",)
+_WAITS = ("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")  # a plain (deferred) BEGIN takes no lock
 
 
 def _may_wait(fn, args: tuple) -> bool:
     if getattr(fn, "__name__", "") == "commit":
         return True  # a commit waits for the disk (fsync), the loop need not
     sql = args[0] if args and isinstance(args[0], str) else ""
-    return sql.lstrip()[:5].upper().startswith(_WAITS)
+    return " ".join(sql[:40].split()).upper().startswith(_WAITS)
 
 
 class InlineConnection(aiosqlite.Connection):

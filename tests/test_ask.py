@@ -200,3 +200,49 @@ async def test_lexicon_sees_another_process_write_within_a_second(tmp_path, monk
         fresh = await answer_module.lexicon(session=session)
     assert "Zebedee Quist" in fresh.vocab.leads
     await engine.dispose()
+
+
+async def test_an_answer_lists_an_actions_lead_cells_in_cell_order(sessions):
+    """The leads come folded into the answer's one query; they keep the plan's cell order even
+    when the rows were stored out of order."""
+    from dialogs.ask.answer import lexicon, run
+    from storage.models import Action, ActionLead, Plan
+
+    async with sessions() as session, session.begin():
+        plan = Plan(slug="order-plan", name="Order plan", source_file="x", updated_at=NOW)
+        session.add(plan)
+        await session.flush()
+        action = Action(plan_id=plan.id, ref="1a", ref_key="1a", text="Audit", rag="red",
+                        position=0)
+        session.add(action)
+        await session.flush()
+        for position, name in ((2, "AD Education Head of SEND"), (0, "S. Rawlinson"),
+                               (1, "S Jackson")):
+            session.add(ActionLead(action_id=action.id, name=name, position=position))
+    async with sessions() as session:
+        lex = await lexicon(session=session)
+        answer = await run(session, lex.parse("what's red?", today=NOW.date()), lex,
+                           today=NOW.date())
+    [row] = answer.rows
+    assert row.leads == ["S. Rawlinson", "S Jackson", "AD Education Head of SEND"]
+
+
+async def test_a_list_cut_by_its_limit_still_says_how_many_there_are(sessions):
+    from dialogs.ask.answer import lexicon, run
+    from storage.models import Action, Plan
+
+    async with sessions() as session, session.begin():
+        plan = Plan(slug="count-plan", name="Count plan", source_file="x", updated_at=NOW)
+        session.add(plan)
+        await session.flush()
+        for position in range(5):
+            session.add(Action(plan_id=plan.id, ref=f"1{'abcde'[position]}",
+                               ref_key=f"1{'abcde'[position]}", text="Audit",
+                               rag="red" if position != 2 else "green", position=position))
+    async with sessions() as session:
+        lex = await lexicon(session=session)
+        query = lex.parse("what's red?", today=NOW.date())
+        cut = await run(session, query, lex, today=NOW.date(), limit=2)
+        whole = await run(session, query, lex, today=NOW.date(), limit=4)
+    assert [row.action.ref for row in cut.rows] == ["1a", "1b"] and cut.total == 4
+    assert len(whole.rows) == 4 and whole.total == 4

@@ -220,6 +220,28 @@ async def filtered(session: AsyncSession, query: Query, lex: Lexicon, *, today: 
     return statement.where(*where)
 
 
+_LEADS_SEP, _FIELD_SEP = "\x1f", "\x1e"  # never in a stored lead cell (control characters
+# are dropped on import)
+_LIST_COLUMNS = ("id", "ref", "text", "rag", "due_text", "due_date", "last_update_at")
+_SHOW_COLUMNS = ("objective_id", "measures")
+
+
+def _leads_column():
+    """An action's lead cells as one string of 'position, name' items (a correlated subquery):
+    neither group_concat nor string_agg promise an order, so _lead_cells sorts them."""
+    item = ActionLead.position.op("||")(_FIELD_SEP).op("||")(ActionLead.name)
+    return (select(func.aggregate_strings(item, _LEADS_SEP))
+            .where(ActionLead.action_id == Action.id).scalar_subquery())
+
+
+def _lead_cells(folded: str | None) -> list[str]:
+    """The lead cells of _leads_column, in cell order."""
+    if not folded:
+        return []
+    items = [item.split(_FIELD_SEP, 1) for item in folded.split(_LEADS_SEP)]
+    return [name for _, name in sorted(items, key=lambda item: int(item[0]))]
+
+
 async def run(session: AsyncSession, query: Query, lex: Lexicon, *, today: date,
               tz: str = "Europe/London", asker_id: int | None = None,
               limit: int | None = None) -> Answer:
@@ -234,26 +256,24 @@ async def run(session: AsyncSession, query: Query, lex: Lexicon, *, today: date,
         # "is 2d overdue?" asks about 2d: the other words describe the question, not a filter.
         query = Query(intent="show", text=query.text, refs=query.refs, plan=query.plan)
     statement = await filtered(session, query, lex, today=today, tz=tz, asker_id=asker_id)
-    # Plain rows, not ORM objects (a list answer has up to 200; building entities cost more than
-    # the query). The total comes with the rows (a window count is taken before LIMIT).
+    # One statement: plain rows of the columns an answer shows (not ORM objects), with the
+    # leads of each action folded in. The total is counted apart only when LIMIT cut the list.
+    names = _LIST_COLUMNS + (_SHOW_COLUMNS if query.intent == "show" else ())
     ordered = statement.with_only_columns(
-        *Action.__table__.c, Plan.name.label("plan_name"), Theme.name.label("theme_name"),
-        func.count().over().label("total"), maintain_column_froms=True,
+        *(Action.__table__.c[name] for name in names), Plan.name.label("plan_name"),
+        Theme.name.label("theme_name"), _leads_column().label("leads"),
+        maintain_column_froms=True,
     ).order_by(Plan.name, Action.position)
     if limit is not None:
         ordered = ordered.limit(limit)
     rows = (await session.execute(ordered)).all()
-    found = [(row, row.plan_name, row.theme_name) for row in rows]
-    answer.total = rows[0].total if rows else 0
-    ids = [action.id for action, _, _ in found]
-    leads: dict[int, list[str]] = {}
-    if ids:
-        for action_id, name in (await session.execute(
-                select(ActionLead.action_id, ActionLead.name).where(
-                    ActionLead.action_id.in_(ids)).order_by(ActionLead.position))).all():
-            leads.setdefault(action_id, []).append(name)
-    answer.rows = [Row(action=action, plan=plan, theme=theme, leads=leads.get(action.id, []),
-                       last_update=action.last_update_at) for action, plan, theme in found]
+    answer.total = len(rows)
+    if limit is not None and len(rows) == limit:
+        counted = statement.with_only_columns(func.count(), maintain_column_froms=True)
+        answer.total = (await session.execute(counted)).scalar_one()
+    answer.rows = [Row(action=row, plan=row.plan_name, theme=row.theme_name,
+                       leads=_lead_cells(row.leads),
+                       last_update=row.last_update_at) for row in rows]
     return answer
 
 

@@ -24,6 +24,7 @@ from dialogs.ask.query import Query
 from dialogs.checkin_submit import acting_person
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
+from storage.db import reading
 from storage.rules import is_overdue, parse_rag
 
 router = Router()
@@ -109,7 +110,7 @@ async def reply_for(session: AsyncSession, answer: Answer, *, today: date, page:
 async def answer_text(turn: Turn, deps: Deps, *, page: int = 0) -> Reply | None:
     """Answer a question, or None when it is not one (the caller then explains what works)."""
     today = deps.today()
-    async with deps.sessions() as session:
+    async with reading(deps.sessions) as session:
         lex = await lexicon(session=session)
         query = lex.parse(turn.text, today=today)
         asker = await acting_person(session, turn) if query.mine else None  # only when asked
