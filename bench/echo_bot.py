@@ -31,6 +31,7 @@ log = logging.getLogger("echo_bot")
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", ActivityHandler)
 CARD = "application/vnd.microsoft.card.adaptive"
+AUTHENTICATION = ConfigurationBotFrameworkAuthentication  # --same-trims: planbot's own
 
 
 class _AnonymousConfig:
@@ -101,7 +102,7 @@ async def messages(request: web.Request) -> web.Response:
 
 def create_app() -> web.Application:
     """The echo bot's web application."""
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(_AnonymousConfig()))
+    adapter = CloudAdapter(AUTHENTICATION(_AnonymousConfig()))
 
     async def on_turn_error(context: TurnContext, error: Exception) -> None:
         log.error("turn failed", exc_info=error)
@@ -131,14 +132,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3979)
-    parser.add_argument("--fast-msrest", action="store_true",
-                        help="apply the msrest ClientRetryPolicy speed-up planbot applies "
-                             "(bot/proactive.py speed_up_msrest); default: stock botbuilder")
+    parser.add_argument("--same-trims", "--fast-msrest", dest="same_trims",
+                        action="store_true",
+                        help="apply the two botbuilder trims planbot applies to itself: "
+                             "msrest's ClientRetryPolicy made cheap (bot/proactive.py "
+                             "speed_up_msrest) and the user token client made on first use "
+                             "(bot/adapter.py Authentication); default: stock botbuilder")
     args = parser.parse_args()
-    if args.fast_msrest:
-        from msrest.universal_http.requests import ClientRetryPolicy
+    if args.same_trims:
+        from bot.adapter import Authentication
+        from bot.proactive import speed_up_msrest
 
-        ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)
+        speed_up_msrest()
+        global AUTHENTICATION
+        AUTHENTICATION = Authentication
     # The same logging set-up as bot/cli.py's main(), so both bots pay for the same access log.
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -254,7 +254,7 @@ async def wait_until_up(session: aiohttp.ClientSession, world: World, name: str,
 
 
 async def set_up(session: aiohttp.ClientSession, folder: Path, plan: Path, *,
-                 fast_msrest: bool = False) -> World:
+                 same_trims: bool = False) -> World:
     """Database with the plan and a linked lead, the three servers, and a check-in card."""
     started = time.perf_counter()
     world = World(folder=folder, env=clean_env(""))
@@ -270,7 +270,7 @@ async def set_up(session: aiohttp.ClientSession, folder: Path, plan: Path, *,
         world.start("planbot", [*planbot_command(), "serve", "--local", "--host", "127.0.0.1",
                                 "--port", str(ports["planbot"])])
         world.start("echo", [sys.executable, "-m", "bench.echo_bot", "--port",
-                             str(ports["echo"]), *(["--fast-msrest"] if fast_msrest else [])])
+                             str(ports["echo"]), *(["--same-trims"] if same_trims else [])])
         await wait_until_up(session, world, "connector", world.connector_url + "_bench/stats")
         await wait_until_up(session, world, "planbot",
                             world.planbot_url.replace("/api/messages", "/healthz"))
@@ -588,8 +588,10 @@ def print_report(report: dict, args: argparse.Namespace, target: float) -> None:
     print(f"Load: {args.concurrency} concurrent connections, {what} per run after "
           f"{args.warmup:g} s warm-up, {args.rounds} round(s) interleaved planbot/echo; the "
           "load generator and the fake connector share the cores with the bot under test.")
-    print(f"Echo bot: {'with' if args.echo_fast_msrest else 'without'} the msrest "
-          "ClientRetryPolicy speed-up")
+    print("Echo bot: " + ("with planbot's two botbuilder trims (msrest retry policy, lazy user "
+                          "token client)" if args.echo_same_trims else
+                          "stock botbuilder (planbot trims msrest's retry policy and makes its "
+                          "user token client lazily; --echo-same-trims gives the echo bot both)"))
     print(f"Database: SQLite file (planbot serve --local), plan {report['plan']}; "
           f"set-up {report['setup_seconds']:.1f} s")
     print()
@@ -640,7 +642,7 @@ async def benchmark(args: argparse.Namespace) -> dict:
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             world = await set_up(session, Path(tmp), args.plan,
-                                 fast_msrest=args.echo_fast_msrest)
+                                 same_trims=args.echo_same_trims)
             try:
                 for number in range(1, args.rounds + 1):
                     for scenario in args.scenarios:
@@ -689,9 +691,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="plan file to import (default: the Manchester 2015 plan)")
     parser.add_argument("--target", type=float, default=0.7,
                         help="the ratio planbot/echo to reach (default 0.7)")
-    parser.add_argument("--echo-fast-msrest", action="store_true",
-                        help="give the echo bot the msrest retry-policy speed-up planbot has "
-                             "(default: the echo bot runs stock botbuilder)")
+    parser.add_argument("--echo-same-trims", "--echo-fast-msrest", dest="echo_same_trims",
+                        action="store_true",
+                        help="give the echo bot the two botbuilder trims planbot has (msrest "
+                             "retry policy, lazy user token client); default: stock botbuilder")
     parser.add_argument("--verbose", action="store_true", help="progress and process logs")
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)

@@ -160,3 +160,48 @@ async def test_without_app_id_or_local_mode_everything_is_refused(engine, connec
     finally:
         await client.close()
     assert fake.sent == []
+
+
+async def test_turns_build_no_user_token_client_until_one_is_used(client, connector,
+                                                                  monkeypatch):
+    """CloudAdapter makes a user token client for every activity; planbot's is made on first
+    use only (bot/adapter.py), and planbot never signs users in."""
+    from botframework.connector.auth import _user_token_client_impl
+
+    made = []
+    real = _user_token_client_impl._UserTokenClientImpl.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(args)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(_user_token_client_impl._UserTokenClientImpl, "__init__", counting)
+    fake, url = connector
+    assert (await post(client, teams.personal_message(url, "help"))).status in (200, 201)
+    response = await post(client, teams.card_execute(url, "no.such.verb", {}))
+    assert response.status == 200 and (await response.json())["statusCode"] == 400
+    assert made == [] and len(fake.sent) == 1
+
+
+async def test_the_lazy_user_token_client_makes_its_client_once_and_delegates():
+    from bot.adapter import LazyUserTokenClient
+
+    calls = []
+
+    class Real:
+        async def get_token_status(self, user_id, channel_id, include_filter):
+            calls.append((user_id, channel_id, include_filter))
+            return ["status"]
+
+        async def sign_out_user(self, user_id, connection_name, channel_id):
+            calls.append(("out", user_id))
+
+    async def make():
+        calls.append("made")
+        return Real()
+
+    lazy = LazyUserTokenClient(make)
+    assert calls == []
+    assert await lazy.get_token_status("u", "msteams", None) == ["status"]
+    await lazy.sign_out_user("u", "c", "msteams")
+    assert calls == ["made", ("u", "msteams", None), ("out", "u")]
