@@ -52,13 +52,22 @@ def invoke_error(message: str) -> dict:
             "value": {"code": "BadRequest", "message": message}}
 
 
+class SentJson(dict):
+    """JSON that is finished when it is answered: botbuilder deep-copies every activity it sends,
+    the invoke response too, and a copy of a finished answer may be the answer itself (a
+    check-in receipt is some 900 objects to copy otherwise)."""
+
+    def __deepcopy__(self, memo: dict) -> SentJson:
+        return self
+
+
 def invoke_card(card: dict) -> dict:
     """The adaptiveCard/action answer that replaces the clicked card for the clicker.
 
     Plain JSON, as Teams reads it: botbuilder would pass an AdaptiveCardInvokeResponse through
     msrest's serializer, which walks every node of the card (a fifth of a submission's CPU).
     """
-    return {"statusCode": 200, "type": INVOKE_CARD, "value": card}
+    return SentJson(statusCode=200, type=INVOKE_CARD, value=card)
 
 
 def conversation_type(context: TurnContext) -> str:

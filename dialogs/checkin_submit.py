@@ -218,12 +218,15 @@ async def _submit(turn: Turn, deps: Deps) -> Reply:
                         sorted(asked - by_id.keys()))
             return Reply(text="That answer names actions that were not on your card. Nothing "
                               "was changed.")
-        allowed = await led_by(session=session, action_ids=asked, person=lead)
-        if allowed != asked and await is_admin(session, actor, deps):
-            allowed = asked  # an admin may answer every action on the card
+        changed = [answer for answer in parsed.answers
+                   if _changed(answer, by_id[answer.action_id])]
+        wanted = {answer.action_id for answer in changed}
+        allowed = await led_by(session=session, action_ids=wanted, person=lead)
+        if allowed != wanted and await is_admin(session, actor, deps):
+            allowed = wanted  # an admin may answer every action on the card
         # An action reassigned since the card was sent is not theirs to update any more.
-        changed = [(answer, update_key(checkin.id, answer)) for answer in parsed.answers
-                   if answer.action_id in allowed and _changed(answer, by_id[answer.action_id])]
+        changed = [(answer, update_key(checkin.id, answer)) for answer in changed
+                   if answer.action_id in allowed]
         stored = await _stored_keys(session, [key for _, key in changed])
         for answer, key in changed:
             if key not in stored:  # else stored already (a double click or a Teams retry)

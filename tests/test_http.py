@@ -205,3 +205,16 @@ async def test_the_lazy_user_token_client_makes_its_client_once_and_delegates():
     assert await lazy.get_token_status("u", "msteams", None) == ["status"]
     await lazy.sign_out_user("u", "c", "msteams")
     assert calls == ["made", ("u", "msteams", None), ("out", "u")]
+
+
+def test_an_answered_card_is_not_copied_again_by_botbuilder():
+    """botbuilder deep-copies what it sends; a finished invoke answer is shared instead."""
+    import copy
+
+    from bot.teams_bot import invoke_card
+
+    card = {"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "x"}]}
+    answer = invoke_card(card)
+    assert copy.deepcopy({"value": answer})["value"] is answer
+    assert answer == {"statusCode": 200, "type": "application/vnd.microsoft.card.adaptive",
+                      "value": card}
