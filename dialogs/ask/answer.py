@@ -6,7 +6,7 @@ import re
 import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from time import monotonic
 from zoneinfo import ZoneInfo
 
@@ -21,15 +21,35 @@ from storage.models import Action, ActionLead, Objective, Person, Plan, StatusUp
 from storage.rules import ref_key
 
 
-@dataclass
 class Row:
-    """One action in an answer."""
+    """One action in an answer: a plain database row of the answer's columns. Its leads are
+    read from the folded column when asked for (a card shows one page of up to 200 rows)."""
 
-    action: Action
-    plan: str
-    theme: str | None
-    leads: list[str]
-    last_update: datetime | None
+    __slots__ = ("action", "_folded", "_leads")
+
+    def __init__(self, action) -> None:
+        self.action = action  # ref, text, rag, due_text, due_date, ... as attributes
+        self._folded: str | None = action.leads
+        self._leads: list[str] | None = None
+
+    @property
+    def plan(self) -> str:
+        return self.action.plan_name
+
+    @property
+    def theme(self) -> str | None:
+        return self.action.theme_name
+
+    @property
+    def last_update(self) -> datetime | None:
+        return self.action.last_update_at
+
+    @property
+    def leads(self) -> list[str]:
+        """The action's lead cells in cell order."""
+        if self._leads is None:
+            self._leads = _lead_cells(self._folded)
+        return self._leads
 
 
 @dataclass
@@ -166,12 +186,18 @@ async def _asker_actions(session: AsyncSession, person_id: int | None, lex: Lexi
     return [or_(ActionLead.person_id == person_id, ActionLead.name.in_(cells))]
 
 
+@cache
+def _base_select() -> Select:
+    """Actions with their plan and theme (statements are immutable: built once, reused)."""
+    return (select(Action, Plan.name, Theme.name)
+            .join(Plan, Plan.id == Action.plan_id)
+            .outerjoin(Theme, Theme.id == Action.theme_id))
+
+
 async def filtered(session: AsyncSession, query: Query, lex: Lexicon, *, today: date, tz: str,
                    asker_id: int | None) -> Select:
     """The SELECT of actions matching every filter of the query."""
-    statement = (select(Action, Plan.name, Theme.name)
-                 .join(Plan, Plan.id == Action.plan_id)
-                 .outerjoin(Theme, Theme.id == Action.theme_id))
+    statement = _base_select()
     where = []
     if query.plan:
         where.append(Plan.name == query.plan)
@@ -234,6 +260,14 @@ def _leads_column():
             .where(ActionLead.action_id == Action.id).scalar_subquery())
 
 
+@cache
+def _answer_columns(show: bool) -> tuple:
+    """What an answer reads of each action (built once)."""
+    names = _LIST_COLUMNS + (_SHOW_COLUMNS if show else ())
+    return (*(Action.__table__.c[name] for name in names), Plan.name.label("plan_name"),
+            Theme.name.label("theme_name"), _leads_column().label("leads"))
+
+
 def _lead_cells(folded: str | None) -> list[str]:
     """The lead cells of _leads_column, in cell order."""
     if not folded:
@@ -258,22 +292,19 @@ async def run(session: AsyncSession, query: Query, lex: Lexicon, *, today: date,
     statement = await filtered(session, query, lex, today=today, tz=tz, asker_id=asker_id)
     # One statement: plain rows of the columns an answer shows (not ORM objects), with the
     # leads of each action folded in. The total is counted apart only when LIMIT cut the list.
-    names = _LIST_COLUMNS + (_SHOW_COLUMNS if query.intent == "show" else ())
     ordered = statement.with_only_columns(
-        *(Action.__table__.c[name] for name in names), Plan.name.label("plan_name"),
-        Theme.name.label("theme_name"), _leads_column().label("leads"),
-        maintain_column_froms=True,
+        *_answer_columns(query.intent == "show"), maintain_column_froms=True,
     ).order_by(Plan.name, Action.position)
     if limit is not None:
         ordered = ordered.limit(limit)
-    rows = (await session.execute(ordered)).all()
+    # Plain rows: the Core connection, not the ORM session's entity machinery.
+    connection = await session.connection()
+    rows = (await connection.execute(ordered)).all()
     answer.total = len(rows)
     if limit is not None and len(rows) == limit:
         counted = statement.with_only_columns(func.count(), maintain_column_froms=True)
-        answer.total = (await session.execute(counted)).scalar_one()
-    answer.rows = [Row(action=row, plan=row.plan_name, theme=row.theme_name,
-                       leads=_lead_cells(row.leads),
-                       last_update=row.last_update_at) for row in rows]
+        answer.total = (await connection.execute(counted)).scalar_one()
+    answer.rows = [Row(row) for row in rows]
     return answer
 
 
