@@ -8,16 +8,25 @@ import sqlite3
 import threading
 from datetime import UTC, datetime
 
+import aiosqlite
 from sqlalchemy import select, text
 
-from storage.db import make_engine, migrate, session_factory
+from storage.db import make_engine, migrate, reading, session_factory
 from storage.models import Person
 
 
-async def test_statements_run_inline_and_begin_commit_in_the_worker(tmp_path):
+async def test_statements_run_inline_and_begin_commit_in_the_worker(tmp_path, monkeypatch):
     engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")
     await migrate(engine)
     threads: dict[str, set[int]] = {}
+    handed_over: list[str] = []
+    worker = aiosqlite.Connection._execute
+
+    async def recording(self, fn, *args, **kwargs):
+        handed_over.append(args[0] if args and isinstance(args[0], str) else fn.__name__)
+        return await worker(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", recording)
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
         raw.driver_connection._conn.create_function(
@@ -29,6 +38,7 @@ async def test_statements_run_inline_and_begin_commit_in_the_worker(tmp_path):
                                           "created_at) VALUES (whose('insert') || 'x', '', "
                                           "'2026-01-01 00:00:00')"))
     assert threads["select"] == threads["insert"] == {threading.get_ident()}
+    assert handed_over == ["BEGIN IMMEDIATE", "commit"]
     await engine.dispose()
 
 
@@ -62,4 +72,23 @@ async def test_a_write_lock_held_elsewhere_does_not_stall_the_loop(tmp_path):
     other.close()
     async with sessions() as session:
         assert (await session.execute(select(Person.display_name))).scalars().all() == ["Waited"]
+    await engine.dispose()
+
+
+async def test_a_reading_session_neither_waits_for_nor_takes_the_write_lock(tmp_path):
+    path = tmp_path / "reading.db"
+    engine = make_engine(f"sqlite+aiosqlite:///{path}")
+    await migrate(engine)
+    sessions = session_factory(engine)
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # a writer elsewhere holds the lock
+    async with reading(sessions) as session:
+        assert (await session.execute(select(Person.id))).all() == []  # answered, not queued
+        # and this reader holds no lock: the other connection commits while it is open
+        other.execute("INSERT INTO person (display_name, aliases, created_at) "
+                      "VALUES ('Other', '', '2026-01-01 00:00:00')")
+        other.execute("COMMIT")
+    other.execute("BEGIN IMMEDIATE")  # a plain session would have kept the lock until closed
+    other.execute("COMMIT")
+    other.close()
     await engine.dispose()
