@@ -137,6 +137,8 @@ class Sender:
         self._low_water = max(1, batch // 2)
         self._room = asyncio.Event()
         self._order: dict[str, tuple[asyncio.Lock, int]] = {}  # conversation -> lock, users
+        self._held: dict[int, Outbox] = {}  # claimed here and not handled yet, by row id
+        self._lease_lock = asyncio.Lock()  # one renewal of a row's lease at a time
 
     def backoff(self, attempts: int) -> float:
         """Full-jitter exponential backoff: uniform(0, min(cap, base * 2 ** (attempts - 1)))."""
@@ -155,9 +157,17 @@ class Sender:
                                lease=self._lease)
             references = await get_references(
                 session=session, conversation_ids={row.conversation_id for row in rows})
-        self._unsent += len(rows)
+        fresh = []
+        for row in rows:
+            held = self._held.get(row.id)
+            if held is None:
+                self._held[row.id] = row
+                fresh.append(row)
+            else:  # its lease ran out while it waited here: the new lease is ours, keep one copy
+                held.lease_until, held.attempts = row.lease_until, row.attempts
+        self._unsent += len(fresh)
         self.limiter.forget_idle()
-        return rows, references
+        return fresh, references
 
     async def _deliver(self, rows: list[Outbox],
                        references: dict[str, ConversationRef]) -> None:
@@ -167,9 +177,34 @@ class Sender:
         await asyncio.gather(*(self._send_in_order(group, references.get(conversation_id))
                                for conversation_id, group in by_conversation.items()))
 
+    async def renew_leases(self) -> int:
+        """Renew the leases of held rows that are past half their lease (a row can wait here
+        behind its conversation's earlier cards or the rate limit); the number renewed."""
+        now = self._clock()
+        due = [row for row in list(self._held.values())
+               if row.lease_until is not None and row.lease_until - now <= self._lease / 2]
+        if not due:
+            return 0
+        until, renewed = now + self._lease, 0
+        async with self._lease_lock, transaction(self._sessions) as session:
+            for row in due:
+                if await extend_lease(session=session, row_id=row.id,
+                                      lease_until=row.lease_until, until=until):
+                    row.lease_until, renewed = until, renewed + 1
+        return renewed
+
+    async def _keep_leases(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self._sleep(self._lease.total_seconds() / 4)
+            try:
+                await self.renew_leases()
+            except Exception:
+                log.exception("could not renew outbox leases; rows renew before their send")
+
     async def run(self, stop: asyncio.Event) -> None:
         """Drain until `stop` is set, resting `idle_seconds` whenever the outbox is empty."""
         batches: set[asyncio.Task] = set()
+        keeper = asyncio.create_task(self._keep_leases(stop), name="outbox-leases")
         try:
             while not stop.is_set():
                 try:
@@ -193,6 +228,8 @@ class Sender:
             raise
         finally:
             await asyncio.gather(*batches, return_exceptions=True)
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
 
     async def _rest(self, stop: asyncio.Event) -> None:
         nap = asyncio.ensure_future(self._sleep(self._idle))
@@ -217,6 +254,7 @@ class Sender:
                         log.exception("outbox row %s: unexpected error; it is retried after "
                                       "its lease", row.id)
                     finally:
+                        self._held.pop(row.id, None)
                         self._handled()
         finally:
             lock, users = self._order[conversation_id]
@@ -248,17 +286,24 @@ class Sender:
                 self.limiter.release(row.conversation_id, stamp)
         await self._record(row, result)
 
+    def _fresh(self, row: Outbox) -> bool:
+        return (row.lease_until is not None
+                and row.lease_until - self._clock() > self._lease / 2)
+
     async def _keep_lease(self, row: Outbox) -> bool:
         """Renew a lease about to run out (after long waits); False if the row was lost."""
-        now = self._clock()
-        if row.lease_until is not None and row.lease_until - now > self._lease / 2:
+        if self._fresh(row):
             return True
-        async with transaction(self._sessions) as session:
-            kept = await extend_lease(session=session, row_id=row.id,
-                                      lease_until=row.lease_until, until=now + self._lease)
-        if kept:
-            row.lease_until = now + self._lease
-        else:
+        async with self._lease_lock:  # the lease keeper may be renewing it right now
+            if self._fresh(row):
+                return True
+            now = self._clock()
+            async with transaction(self._sessions) as session:
+                kept = await extend_lease(session=session, row_id=row.id,
+                                          lease_until=row.lease_until, until=now + self._lease)
+            if kept:
+                row.lease_until = now + self._lease
+        if not kept:
             log.warning("outbox row %s is no longer ours (lease taken over); not sent", row.id)
         return kept
 

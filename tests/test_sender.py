@@ -295,3 +295,48 @@ async def test_run_drains_until_stopped(sessions, now, clock, connector):
                     sleep=rest)
     await asyncio.wait_for(sender.run(stop), 5)
     assert len(fake.sent) == 1 and (await rows(sessions))["k"].status == "sent"
+
+
+class _Recorder:
+    """A delivery that records what it sent and can be held back by the test."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def deliver(self, row, reference_json):
+        await self.gate.wait()
+        self.sent.append(row.idempotency_key)
+        return DeliveryResult(ok=True, activity_id=f"a-{row.id}")
+
+
+async def test_rows_waiting_past_their_lease_are_renewed_not_claimed_again(sessions, clock,
+                                                                           now):
+    """A row can wait in a sender longer than its lease (behind its conversation's earlier
+    cards, or the rate limit). The lease keeper renews it; and should the sender claim it again
+    all the same, it keeps one copy under the new lease: sent once, never given up on."""
+    await prepare(sessions, now, "http://127.0.0.1:1/")
+    for number in range(3):
+        await queue(sessions, now, f"held-{number}")
+    recorder = _Recorder()
+    sender = Sender(sessions, recorder, clock, sleep=clock.sleep, rng=random.Random(7),
+                    lease=timedelta(seconds=20), batch=10)
+    recorder.gate.clear()  # the connector hangs: every claimed row waits in the sender
+    rows_, references = await sender._claim()
+    deliveries = asyncio.create_task(sender._deliver(rows_, references))
+    await asyncio.sleep(0)
+    clock.advance(12)  # past half the lease
+    assert await sender.renew_leases() == 3
+    async with sessions() as session:  # renewed, so nobody can claim them
+        assert await claim(session=session, now=clock(), limit=10,
+                           lease=timedelta(seconds=20)) == []
+    clock.advance(25)  # past the renewed lease too: the sender itself claims them again
+    again, _ = await sender._claim()
+    assert again == []  # the waiting copies took the new lease; no second copy queued
+    recorder.gate.set()
+    await deliveries
+    assert sorted(recorder.sent) == ["held-0", "held-1", "held-2"]
+    statuses = {key: row.status for key, row in (await rows(sessions)).items()}
+    assert statuses == {"held-0": "sent", "held-1": "sent", "held-2": "sent"}
+    assert sender._held == {}
