@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, datetime
 
 import aiosqlite
+import pytest
 from sqlalchemy import select, text
 
 from storage.db import make_engine, migrate, reading, session_factory
@@ -42,13 +43,22 @@ async def test_statements_run_inline_and_begin_commit_in_the_worker(tmp_path, mo
     await engine.dispose()
 
 
-async def test_a_write_lock_held_elsewhere_does_not_stall_the_loop(tmp_path):
+@pytest.fixture
+async def locked(tmp_path):
+    """A migrated SQLite file, its sessions, and another connection (another process, say an
+    import) holding the write lock."""
     path = tmp_path / "locked.db"
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
     await migrate(engine)
-    sessions = session_factory(engine)
-    other = sqlite3.connect(path, isolation_level=None)  # another process, say an import
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
     other.execute("BEGIN IMMEDIATE")
+    yield session_factory(engine), other
+    other.close()
+    await engine.dispose()
+
+
+async def test_a_write_lock_held_elsewhere_does_not_stall_the_loop(locked):
+    sessions, other = locked
     ticks = 0
 
     async def tick() -> None:
@@ -69,19 +79,12 @@ async def test_a_write_lock_held_elsewhere_does_not_stall_the_loop(tmp_path):
     other.execute("COMMIT")
     await asyncio.wait_for(writer, 5)
     ticker.cancel()
-    other.close()
     async with sessions() as session:
         assert (await session.execute(select(Person.display_name))).scalars().all() == ["Waited"]
-    await engine.dispose()
 
 
-async def test_a_reading_session_neither_waits_for_nor_takes_the_write_lock(tmp_path):
-    path = tmp_path / "reading.db"
-    engine = make_engine(f"sqlite+aiosqlite:///{path}")
-    await migrate(engine)
-    sessions = session_factory(engine)
-    other = sqlite3.connect(path, isolation_level=None, timeout=0)
-    other.execute("BEGIN IMMEDIATE")  # a writer elsewhere holds the lock
+async def test_a_reading_session_neither_waits_for_nor_takes_the_write_lock(locked):
+    sessions, other = locked
     async with reading(sessions) as session:
         assert (await session.execute(select(Person.id))).all() == []  # answered, not queued
         # and this reader holds no lock: the other connection commits while it is open
@@ -90,5 +93,3 @@ async def test_a_reading_session_neither_waits_for_nor_takes_the_write_lock(tmp_
         other.execute("COMMIT")
     other.execute("BEGIN IMMEDIATE")  # a plain session would have kept the lock until closed
     other.execute("COMMIT")
-    other.close()
-    await engine.dispose()
