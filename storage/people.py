@@ -85,9 +85,14 @@ def _keys(cell: str) -> list[str]:
     return [normalise(name) for name in lead_people(cell)]
 
 
+def _cell_keys(cell: str) -> list[str]:
+    """What a lead cell is matched by: the whole cell, then each person in it."""
+    return [normalise(cell), *_keys(cell)]
+
+
 async def _rows_naming(session: AsyncSession, key: str) -> list[ActionLead]:
     names = (await session.execute(select(ActionLead.name).distinct())).scalars().all()
-    wanted = [name for name in names if key in _keys(name) or normalise(name) == key]
+    wanted = [name for name in names if key in _cell_keys(name)]
     if not wanted:
         return []
     return list((await session.execute(
@@ -95,8 +100,7 @@ async def _rows_naming(session: AsyncSession, key: str) -> list[ActionLead]:
 
 
 def _resolve(cell: str, aliases: dict[str, int]) -> int | None:
-    keys = [normalise(cell), *_keys(cell)]
-    return next((aliases[key] for key in keys if key in aliases), None)
+    return next((aliases[key] for key in _cell_keys(cell) if key in aliases), None)
 
 
 async def link_lead(*, session: AsyncSession, lead: str, person: Person) -> int:
@@ -273,7 +277,7 @@ async def linked_people(*, session: AsyncSession, plan_id: int,
     rows = await session.execute(statement)
     result: dict[int, list[int]] = {}
     for action_id, cell, person_id in rows.all():
-        found = [aliases[key] for key in (normalise(cell), *_keys(cell)) if key in aliases]
+        found = [aliases[key] for key in _cell_keys(cell) if key in aliases]
         bucket = result.setdefault(action_id, [])
         for pid in [*found, *([person_id] if person_id is not None else [])]:
             if pid not in bucket:
@@ -293,5 +297,4 @@ async def led_by(*, session: AsyncSession, action_ids: Collection[int],
                                         ActionLead.person_id)
                                  .where(ActionLead.action_id.in_(list(action_ids))))
     return {action_id for action_id, cell, person_id in rows.all()
-            if person_id == person.id or (mine and not mine.isdisjoint(
-                {normalise(cell), *_keys(cell)}))}
+            if person_id == person.id or not mine.isdisjoint(_cell_keys(cell))}
