@@ -14,7 +14,7 @@ from dialogs.checkin_submit import acting_person, is_admin
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router, normalise
 from storage.models import Action, Person, Plan
-from storage.people import lead_report, link_lead, linked_people, unlink_lead
+from storage.people import lead_report, led_by, link_lead, unlink_lead
 from storage.rules import Rag, parse_date, parse_rag, ref_key
 from storage.updates import record_update
 
@@ -104,9 +104,15 @@ async def _actions_by_ref(session: AsyncSession, ref: str) -> list[tuple[Action,
     return [(action, plan) for action, plan in rows.all()]
 
 
-async def _leads_of(session: AsyncSession, action: Action) -> list[Person]:
-    ids = (await linked_people(session=session, plan_id=action.plan_id)).get(action.id, [])
-    return list((await session.execute(select(Person).where(Person.id.in_(ids)))).scalars())
+async def _leads_or_stands_in(session: AsyncSession, action: Action, actor: Person) -> bool:
+    """True when the actor leads the action, or is the delegate of someone who leads it (reads
+    this action's lead rows, not every person and lead of the plan)."""
+    delegators = (await session.execute(select(Person).where(
+        Person.delegate_id == actor.id))).scalars().all()
+    for person in (actor, *delegators):
+        if await led_by(session=session, action_ids=[action.id], person=person):
+            return True
+    return False
 
 
 @router.intent(r"update\s+.+")
@@ -151,9 +157,8 @@ async def update_by_chat(turn: Turn, deps: Deps) -> Reply:
             return Reply(text=f"Action {match['ref']} is in several plans ({names}); I can't "
                               "tell which one you mean yet.")
         action, plan = found[0]
-        leads = await _leads_of(session, action)
-        allowed = any(lead.id == actor.id or lead.delegate_id == actor.id for lead in leads)
-        if not (allowed or await is_admin(session, actor, deps)):
+        if not (await _leads_or_stands_in(session, action, actor)
+                or await is_admin(session, actor, deps)):
             return Reply(text=f"Only the lead of {action.ref}, their delegate or a plan admin "
                               "can update it. Nothing was changed.")
         await record_update(session=session, action=action, source="chat", at=deps.clock(),

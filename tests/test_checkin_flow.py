@@ -319,6 +319,17 @@ async def test_leave_sends_the_card_to_the_delegate(world):
     assert sent.conversation_id == LANA[1]["id"] and "3a" in str(sent.body)
 
 
+async def test_a_delegate_may_update_by_chat_others_may_not(world):
+    await world.post(teams.personal_message(world.url, "update 4a green: backlog cleared",
+                                            who=LANA))
+    assert "Only the lead" in world.fake.messages()[-1]["text"]
+    await world.post(teams.personal_message(world.url, "delegate to Lana Shannon"))
+    await world.post(teams.personal_message(world.url, "update 4a green: backlog cleared",
+                                            who=LANA))
+    assert [(u.progress, u.by_name) for u in await world.updates("chat")] == [
+        ("backlog cleared", "Lana Shannon")]
+
+
 async def test_update_and_snooze_by_chat(world):
     await world.post(teams.personal_message(
         world.url, "update 3a amber: audit booked for March; corrective: weekly case audits; "
