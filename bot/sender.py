@@ -180,12 +180,11 @@ class Sender:
     async def renew_leases(self) -> int:
         """Renew the leases of held rows that are past half their lease (a row can wait here
         behind its conversation's earlier cards or the rate limit); the number renewed."""
-        now = self._clock()
         due = [row for row in list(self._held.values())
-               if row.lease_until is not None and row.lease_until - now <= self._lease / 2]
+               if row.lease_until is not None and not self._fresh(row)]
         if not due:
             return 0
-        until, renewed = now + self._lease, 0
+        until, renewed = self._clock() + self._lease, 0
         async with self._lease_lock, transaction(self._sessions) as session:
             for row in due:
                 if await extend_lease(session=session, row_id=row.id,

@@ -225,10 +225,10 @@ async def _submit(turn: Turn, deps: Deps) -> Reply:
         if allowed != wanted and await is_admin(session, actor, deps):
             allowed = wanted  # an admin may answer every action on the card
         # An action reassigned since the card was sent is not theirs to update any more.
-        changed = [(answer, update_key(checkin.id, answer)) for answer in changed
-                   if answer.action_id in allowed]
-        stored = await _stored_keys(session, [key for _, key in changed])
-        for answer, key in changed:
+        to_store = [(answer, update_key(checkin.id, answer)) for answer in changed
+                    if answer.action_id in allowed]
+        stored = await _stored_keys(session, [key for _, key in to_store])
+        for answer, key in to_store:
             if key not in stored:  # else stored already (a double click or a Teams retry)
                 await _store(session, answer, by_id[answer.action_id], actor, now, key)
         if checkin.status != "answered":
