@@ -31,7 +31,6 @@ log = logging.getLogger("echo_bot")
 ADAPTER = web.AppKey("adapter", CloudAdapter)
 BOT = web.AppKey("bot", ActivityHandler)
 CARD = "application/vnd.microsoft.card.adaptive"
-AUTHENTICATION = ConfigurationBotFrameworkAuthentication  # --same-trims: planbot's own
 
 
 class _AnonymousConfig:
@@ -100,9 +99,10 @@ async def messages(request: web.Request) -> web.Response:
     return web.json_response(result, status=int(response.status))
 
 
-def create_app() -> web.Application:
-    """The echo bot's web application."""
-    adapter = CloudAdapter(AUTHENTICATION(_AnonymousConfig()))
+def create_app(authentication: type = ConfigurationBotFrameworkAuthentication
+               ) -> web.Application:
+    """The echo bot's web application (authentication: planbot's own with --same-trims)."""
+    adapter = CloudAdapter(authentication(_AnonymousConfig()))
 
     async def on_turn_error(context: TurnContext, error: Exception) -> None:
         log.error("turn failed", exc_info=error)
@@ -116,9 +116,10 @@ def create_app() -> web.Application:
     return app
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(host: str, port: int,
+                authentication: type = ConfigurationBotFrameworkAuthentication) -> None:
     """Serve until interrupted, the way `planbot serve` does (AppRunner, access log on)."""
-    runner = web.AppRunner(create_app())
+    runner = web.AppRunner(create_app(authentication))
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     log.info("echo bot listening on http://%s:%s/api/messages", host, port)
@@ -139,18 +140,18 @@ def main() -> None:
                              "speed_up_msrest) and the user token client made on first use "
                              "(bot/adapter.py Authentication); default: stock botbuilder")
     args = parser.parse_args()
+    authentication = ConfigurationBotFrameworkAuthentication
     if args.same_trims:
         from bot.adapter import Authentication
         from bot.proactive import speed_up_msrest
 
         speed_up_msrest()
-        global AUTHENTICATION
-        AUTHENTICATION = Authentication
+        authentication = Authentication
     # The same logging set-up as bot/cli.py's main(), so both bots pay for the same access log.
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port))
+        asyncio.run(serve(args.host, args.port, authentication))
 
 
 if __name__ == "__main__":
