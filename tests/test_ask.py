@@ -246,3 +246,35 @@ async def test_a_list_cut_by_its_limit_still_says_how_many_there_are(sessions):
         whole = await run(session, query, lex, today=NOW.date(), limit=4)
     assert [row.action.ref for row in cut.rows] == ["1a", "1b"] and cut.total == 4
     assert len(whole.rows) == 4 and whole.total == 4
+
+
+async def test_questions_with_the_same_filters_share_one_statement_and_keep_their_values(
+        sessions):
+    """The statement is built once per set of filters (its shape); the values are parameters,
+    so "red in A" and "red in B" run one statement and still answer each from its own plan."""
+    from dialogs.ask import answer as answer_module
+    from storage.models import Action, Plan
+
+    async with sessions() as session, session.begin():
+        for slug, rag_of in (("alpha", ("red", "green")), ("bravo", ("green", "red", "red"))):
+            plan = Plan(slug=slug, name=f"{slug.title()} Council plan", source_file="x",
+                        updated_at=NOW)
+            session.add(plan)
+            await session.flush()
+            for position, rag in enumerate(rag_of):
+                ref = f"{slug[0]}{position}"
+                session.add(Action(plan_id=plan.id, ref=ref, ref_key=ref, text="Audit", rag=rag,
+                                   position=position))
+    async with sessions() as session:
+        lex = await answer_module.lexicon(session=session)
+        queries = [lex.parse(f"what's red in {name}?", today=NOW.date())
+                   for name in ("Alpha", "Bravo")]
+        shapes = [(await answer_module.filters(session, query, lex, today=NOW.date(),
+                                               tz="Europe/London", asker_id=None))[0]
+                  for query in queries]
+        assert shapes[0] == shapes[1] == {"plan", "rags"}
+        assert answer_module.filtered(shapes[0]) is answer_module.filtered(shapes[1])
+        answers = [await answer_module.run(session, query, lex, today=NOW.date(), limit=200)
+                   for query in queries]
+    assert [answer.refs for answer in answers] == [["a0"], ["b1", "b2"]]
+    assert answer_module.filtered(frozenset({"plan"})) is not answer_module.filtered(shapes[0])

@@ -6,11 +6,11 @@ import re
 import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from time import monotonic
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, event, exists, func, or_, select
+from sqlalchemy import Select, and_, bindparam, event, exists, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -172,18 +172,21 @@ def _not_blue():
     return or_(Action.rag.is_(None), Action.rag != "blue")
 
 
-def _updates_since(since: datetime, *conditions):
+def _updates_since(since, *conditions):
     return exists().where(StatusUpdate.action_id == Action.id, StatusUpdate.at >= since,
                           *conditions)
 
 
-async def _asker_actions(session: AsyncSession, person_id: int | None, lex: Lexicon) -> list:
-    if person_id is None:
-        return []
+def _in(name: str):  # a list parameter: IN (...) with as many values as it is given
+    return bindparam(name, expanding=True)
+
+
+async def _asker_cells(session: AsyncSession, person_id: int, lex: Lexicon) -> list[str]:
+    """The lead cells that name the asker (their display name or an alias, alone or in a
+    shared cell)."""
     person = await session.get(Person, person_id)
     names = {person.display_name, *[a for a in (person.aliases or "").split("|") if a]}
-    cells = {cell for name in names for cell in lex.cells.get(name, [name])}
-    return [or_(ActionLead.person_id == person_id, ActionLead.name.in_(cells))]
+    return sorted({cell for name in names for cell in lex.cells.get(name, [name])})
 
 
 @cache
@@ -194,56 +197,106 @@ def _base_select() -> Select:
             .outerjoin(Theme, Theme.id == Action.theme_id))
 
 
-async def filtered(session: AsyncSession, query: Query, lex: Lexicon, *, today: date, tz: str,
-                   asker_id: int | None) -> Select:
-    """The SELECT of actions matching every filter of the query."""
-    statement = _base_select()
-    where = []
+Shape = frozenset[str]  # which filters a query uses: the statement depends on nothing else
+
+
+async def filters(session: AsyncSession, query: Query, lex: Lexicon, *, today: date, tz: str,
+                  asker_id: int | None) -> tuple[Shape, dict]:
+    """The filters of a query (its shape) and the values they are given. Two questions with the
+    same filters ("red in Barnsley", "red in Leeds") run one statement with other values."""
+    used, values = set[str](), dict[str, object]()
+
+    def use(name: str, **given) -> None:
+        used.add(name)
+        values.update(given)
+
     if query.plan:
-        where.append(Plan.name == query.plan)
-    rag_terms = [Action.rag.in_([rag.value for rag in query.rags])] if query.rags else []
+        use("plan", plan=query.plan)
+    if query.rags:
+        use("rags", rags=[rag.value for rag in query.rags])
     if query.no_rag:
-        rag_terms.append(Action.rag.is_(None))
-    if rag_terms:
-        where.append(or_(*rag_terms))
+        use("no_rag")
     if query.open_only:
-        where.append(_not_blue())
+        use("open")
     if query.no_due:
-        where.append(Action.due_date.is_(None))
+        use("no_due")
     if query.themes:
-        where.append(Theme.name.in_(query.themes))
+        use("themes", themes=query.themes)
     if query.refs:
-        where.append(Action.ref_key.in_({ref_key(ref) for ref in query.refs}))
-    lead_terms = []
+        use("refs", ref_keys=sorted({ref_key(ref) for ref in query.refs}))
     if query.leads:
-        cells = {cell for lead in query.leads for cell in lex.cells.get(lead, [lead])}
-        lead_terms.append(ActionLead.name.in_(cells))
-    if query.mine:
-        lead_terms += await _asker_actions(session, asker_id, lex) or [ActionLead.id.is_(None)]
-    if lead_terms:
-        where.append(Action.id.in_(select(ActionLead.action_id).where(and_(*lead_terms))))
+        use("leads", lead_cells=sorted({cell for lead in query.leads
+                                        for cell in lex.cells.get(lead, [lead])}))
+    if query.mine and asker_id is not None:
+        use("mine", asker=asker_id, asker_cells=await _asker_cells(session, asker_id, lex))
+    elif query.mine:
+        use("nobody")  # the asker is linked to no one: no action is theirs
     if query.overdue:
-        where += [Action.due_date < today, _not_blue()]
+        use("overdue", today=today)
     if query.due_from:
-        where.append(Action.due_date >= query.due_from)
+        use("due_from", due_from=query.due_from)
     if query.due_to:
-        where.append(Action.due_date <= query.due_to)
+        use("due_to", due_to=query.due_to)
     if query.changed_since or query.went_to or query.worse or query.better:
         since = _day_start(query.changed_since or today - timedelta(days=7), tz)
         if query.went_to:
-            values = [rag.value for rag in query.went_to]
-            where += [Action.rag.in_(values), _updates_since(
-                since, StatusUpdate.rag.in_(values),
-                or_(StatusUpdate.rating_change.is_(None), StatusUpdate.rating_change != "same"))]
+            use("went_to", since=since, went_to=[rag.value for rag in query.went_to])
         elif query.worse or query.better:
-            where.append(_updates_since(
-                since, StatusUpdate.rating_change == ("down" if query.worse else "up")))
+            use("rating_change", since=since, change="down" if query.worse else "up")
         else:
-            where.append(_updates_since(since))
+            use("changed", since=since)
     if query.stale_days is not None:
-        where += [_not_blue(), ~_updates_since(_day_start(today - timedelta(days=query.stale_days),
-                                                          tz))]
-    return statement.where(*where)
+        use("stale", stale_since=_day_start(today - timedelta(days=query.stale_days), tz))
+    return frozenset(used), values
+
+
+@lru_cache(maxsize=512)
+def filtered(shape: Shape) -> Select:
+    """The SELECT of actions matching every filter of a shape, its values left as parameters
+    (built once per shape: a Select is immutable, and SQLAlchemy then keys its compiled-SQL
+    cache without walking the statement again)."""
+    where = []
+    if "plan" in shape:
+        where.append(Plan.name == bindparam("plan"))
+    rag_terms = [Action.rag.in_(_in("rags"))] if "rags" in shape else []
+    if "no_rag" in shape:
+        rag_terms.append(Action.rag.is_(None))
+    if rag_terms:
+        where.append(or_(*rag_terms))
+    if "open" in shape:
+        where.append(_not_blue())
+    if "no_due" in shape:
+        where.append(Action.due_date.is_(None))
+    if "themes" in shape:
+        where.append(Theme.name.in_(_in("themes")))
+    if "refs" in shape:
+        where.append(Action.ref_key.in_(_in("ref_keys")))
+    lead_terms = [ActionLead.name.in_(_in("lead_cells"))] if "leads" in shape else []
+    if "mine" in shape:
+        lead_terms.append(or_(ActionLead.person_id == bindparam("asker"),
+                              ActionLead.name.in_(_in("asker_cells"))))
+    if "nobody" in shape:
+        lead_terms.append(ActionLead.id.is_(None))
+    if lead_terms:
+        where.append(Action.id.in_(select(ActionLead.action_id).where(and_(*lead_terms))))
+    if "overdue" in shape:
+        where += [Action.due_date < bindparam("today"), _not_blue()]
+    if "due_from" in shape:
+        where.append(Action.due_date >= bindparam("due_from"))
+    if "due_to" in shape:
+        where.append(Action.due_date <= bindparam("due_to"))
+    since = bindparam("since")
+    if "went_to" in shape:
+        where += [Action.rag.in_(_in("went_to")), _updates_since(
+            since, StatusUpdate.rag.in_(_in("went_to")),
+            or_(StatusUpdate.rating_change.is_(None), StatusUpdate.rating_change != "same"))]
+    if "rating_change" in shape:
+        where.append(_updates_since(since, StatusUpdate.rating_change == bindparam("change")))
+    if "changed" in shape:
+        where.append(_updates_since(since))
+    if "stale" in shape:
+        where += [_not_blue(), ~_updates_since(bindparam("stale_since"))]
+    return _base_select().where(*where)
 
 
 _LEADS_SEP, _FIELD_SEP = "\x1f", "\x1e"  # never in a stored lead cell (control characters
@@ -276,6 +329,20 @@ def _lead_cells(folded: str | None) -> list[str]:
     return [name for _, name in sorted(items, key=lambda item: int(item[0]))]
 
 
+@lru_cache(maxsize=512)
+def _listed(shape: Shape, show: bool, limit: int | None) -> Select:
+    """The answer's rows of a shape in plan order (built once per shape)."""
+    ordered = filtered(shape).with_only_columns(
+        *_answer_columns(show), maintain_column_froms=True).order_by(Plan.name, Action.position)
+    return ordered if limit is None else ordered.limit(limit)
+
+
+@lru_cache(maxsize=512)
+def _counted(shape: Shape) -> Select:
+    """How many actions a shape matches (built once per shape)."""
+    return filtered(shape).with_only_columns(func.count(), maintain_column_froms=True)
+
+
 async def run(session: AsyncSession, query: Query, lex: Lexicon, *, today: date,
               tz: str = "Europe/London", asker_id: int | None = None,
               limit: int | None = None) -> Answer:
@@ -289,37 +356,41 @@ async def run(session: AsyncSession, query: Query, lex: Lexicon, *, today: date,
     if query.intent == "show":
         # "is 2d overdue?" asks about 2d: the other words describe the question, not a filter.
         query = Query(intent="show", text=query.text, refs=query.refs, plan=query.plan)
-    statement = await filtered(session, query, lex, today=today, tz=tz, asker_id=asker_id)
+    shape, values = await filters(session, query, lex, today=today, tz=tz, asker_id=asker_id)
     # One statement: plain rows of the columns an answer shows (not ORM objects), with the
     # leads of each action folded in. The total is counted apart only when LIMIT cut the list.
-    ordered = statement.with_only_columns(
-        *_answer_columns(query.intent == "show"), maintain_column_froms=True,
-    ).order_by(Plan.name, Action.position)
-    if limit is not None:
-        ordered = ordered.limit(limit)
     # Plain rows: the Core connection, not the ORM session's entity machinery.
     connection = await session.connection()
-    rows = (await connection.execute(ordered)).all()
+    rows = (await connection.execute(_listed(shape, query.intent == "show", limit), values)).all()
     answer.total = len(rows)
     if limit is not None and len(rows) == limit:
-        counted = statement.with_only_columns(func.count(), maintain_column_froms=True)
-        answer.total = (await connection.execute(counted)).scalar_one()
+        answer.total = (await connection.execute(_counted(shape), values)).scalar_one()
     answer.rows = [Row(row) for row in rows]
     return answer
 
 
-async def summary(session: AsyncSession, query: Query) -> dict[str, dict[str, int]]:
-    """RAG counts by theme (actions with no theme under their plan's name)."""
-    statement = (select(func.coalesce(Theme.name, Plan.name), Action.rag, func.count())
+@lru_cache(maxsize=4)
+def _summed(plan: bool, themes: bool) -> Select:
+    """RAG counts by theme, of one plan and some themes when asked (built once per pair)."""
+    group = func.coalesce(Theme.name, Plan.name)
+    statement = (select(group, Action.rag, func.count())
                  .join(Plan, Plan.id == Action.plan_id)
                  .outerjoin(Theme, Theme.id == Action.theme_id)
-                 .group_by(func.coalesce(Theme.name, Plan.name), Action.rag))
-    if query.plan:
-        statement = statement.where(Plan.name == query.plan)
-    if query.themes:
-        statement = statement.where(Theme.name.in_(query.themes))
+                 .group_by(group, Action.rag))
+    if plan:
+        statement = statement.where(Plan.name == bindparam("plan"))
+    if themes:
+        statement = statement.where(Theme.name.in_(_in("themes")))
+    return statement
+
+
+async def summary(session: AsyncSession, query: Query) -> dict[str, dict[str, int]]:
+    """RAG counts by theme (actions with no theme under their plan's name)."""
+    statement = _summed(bool(query.plan), bool(query.themes))
+    values = {"plan": query.plan, "themes": query.themes}
     counts: dict[str, dict[str, int]] = {}
-    for theme, rag, count in (await session.execute(statement)).all():
+    connection = await session.connection()
+    for theme, rag, count in (await connection.execute(statement, values)).all():
         counts.setdefault(theme, {})[rag or "none"] = count
     return counts
 
