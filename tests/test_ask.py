@@ -72,6 +72,8 @@ async def test_channel_mention_and_show_one_action_with_history(bot):
     assert_valid_card(card)
     text = json.dumps(card, ensure_ascii=False)
     assert "1d · Appoint an independent chair" in text and "History" in text
+    objective = next(fact["value"] for fact in _facts(card) if fact["title"] == "Objective")
+    assert objective.startswith("1 ") and len(objective) > 10, objective  # its ref and text
 
 
 async def test_long_answers_page_with_show_more(bot):
@@ -278,3 +280,11 @@ async def test_questions_with_the_same_filters_share_one_statement_and_keep_thei
                    for query in queries]
     assert [answer.refs for answer in answers] == [["a0"], ["b1", "b2"]]
     assert answer_module.filtered(frozenset({"plan"})) is not answer_module.filtered(shapes[0])
+
+
+def _facts(element) -> list[dict]:
+    """Every FactSet fact in a card."""
+    if isinstance(element, dict):
+        return list(element.get("facts", [])) + [f for value in element.values()
+                                                 for f in _facts(value)]
+    return [f for item in element for f in _facts(item)] if isinstance(element, list) else []

@@ -302,7 +302,7 @@ def filtered(shape: Shape) -> Select:
 _LEADS_SEP, _FIELD_SEP = "\x1f", "\x1e"  # never in a stored lead cell (control characters
 # are dropped on import)
 _LIST_COLUMNS = ("id", "ref", "text", "rag", "due_text", "due_date", "last_update_at")
-_SHOW_COLUMNS = ("objective_id", "measures")
+_SHOW_COLUMNS = ("measures",)  # and the objective (_listed joins it for "show")
 
 
 def _leads_column():
@@ -317,22 +317,30 @@ def _leads_column():
 def _answer_columns(show: bool) -> tuple:
     """What an answer reads of each action (built once)."""
     names = _LIST_COLUMNS + (_SHOW_COLUMNS if show else ())
+    objective = (Objective.ref.label("objective_ref"), Objective.text.label("objective_text"))
     return (*(Action.__table__.c[name] for name in names), Plan.name.label("plan_name"),
-            Theme.name.label("theme_name"), _leads_column().label("leads"))
+            Theme.name.label("theme_name"), _leads_column().label("leads"),
+            *(objective if show else ()))
 
 
 def _lead_cells(folded: str | None) -> list[str]:
     """The lead cells of _leads_column, in cell order."""
     if not folded:
         return []
+    if _LEADS_SEP not in folded:  # one lead cell, as most actions have
+        return [folded.split(_FIELD_SEP, 1)[1]]
     items = [item.split(_FIELD_SEP, 1) for item in folded.split(_LEADS_SEP)]
     return [name for _, name in sorted(items, key=lambda item: int(item[0]))]
 
 
 @lru_cache(maxsize=512)
 def _listed(shape: Shape, show: bool, limit: int | None) -> Select:
-    """The answer's rows of a shape in plan order (built once per shape)."""
-    ordered = filtered(shape).with_only_columns(
+    """The answer's rows of a shape in plan order (built once per shape); an action in full
+    ("show") with its objective."""
+    statement = filtered(shape)
+    if show:
+        statement = statement.outerjoin(Objective, Objective.id == Action.objective_id)
+    ordered = statement.with_only_columns(
         *_answer_columns(show), maintain_column_froms=True).order_by(Plan.name, Action.position)
     return ordered if limit is None else ordered.limit(limit)
 
@@ -400,8 +408,3 @@ async def history(session: AsyncSession, action_id: int, limit: int = 10) -> lis
     return list((await session.execute(
         select(StatusUpdate).where(StatusUpdate.action_id == action_id)
         .order_by(StatusUpdate.at.desc(), StatusUpdate.id.desc()).limit(limit))).scalars())
-
-
-async def objective_of(session: AsyncSession, action: Action) -> Objective | None:
-    """The objective an action belongs to."""
-    return await session.get(Objective, action.objective_id) if action.objective_id else None

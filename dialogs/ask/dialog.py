@@ -19,7 +19,7 @@ from cards.answer import (
     list_card,
     summary_card,
 )
-from dialogs.ask.answer import Answer, Row, history, lexicon, objective_of, run
+from dialogs.ask.answer import Answer, Row, history, lexicon, run
 from dialogs.ask.query import Query
 from dialogs.checkin_submit import acting_person
 from dialogs.context import Deps, Reply, Turn
@@ -85,14 +85,15 @@ async def reply_for(session: AsyncSession, answer: Answer, *, today: date, page:
                                                      counts=answer.counts))])
     if query.intent == "show" and len(answer.rows) == 1:
         row = answer.rows[0]
-        objective = await objective_of(session, row.action)
+        action = row.action  # with its objective's ref and text (None when it has none)
         updates = [UpdateLine(when=u.at.date(), source=u.source, by=u.by_name, rag=u.rag,
                               progress=u.progress, evidence=u.evidence)
-                   for u in await history(session, row.action.id)]
+                   for u in await history(session, action.id)]
+        objective = (f"{action.objective_ref} {action.objective_text}"
+                     if action.objective_ref is not None else None)
         return Reply(cards=[action_card(ActionView(
-            line=_line(row, today), theme=row.theme, measures=row.action.measures,
-            objective=f"{objective.ref} {objective.text}" if objective else None,
-            history=updates))])
+            line=_line(row, today), theme=row.theme, measures=action.measures,
+            objective=objective, history=updates))])
     by_lead: dict[str, int] = {}
     if query.intent == "not_updated":
         for row in answer.rows:

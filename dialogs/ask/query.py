@@ -129,12 +129,22 @@ class Words:
 
     def __init__(self, words: list[str]) -> None:
         self.words, self.used = words, [False] * len(words)
+        self._free: tuple[tuple[bool, ...], list[int], list[int], str] | None = None
+
+    def _unused(self) -> tuple[list[int], list[int], str]:
+        """The unused words' indexes, where each starts in their joined text, and that text
+        (kept while no word is used: most phrases of a table match nothing)."""
+        key = tuple(self.used)
+        if self._free is None or self._free[0] != key:
+            free = [i for i, used in enumerate(self.used) if not used]
+            starts = list(accumulate((len(self.words[i]) + 1 for i in free), initial=0))
+            self._free = (key, free, starts, " ".join(self.words[i] for i in free))
+        return self._free[1:]
 
     def scan(self, find: re.Pattern[str] | Callable[[str], list[ph.TimeFact]]) -> list[Any]:
         """Matches (or date phrases) in the words not yet used, joined; marks their words used."""
-        free = [i for i, used in enumerate(self.used) if not used]
-        starts = list(accumulate((len(self.words[i]) + 1 for i in free), initial=0))
-        found, text = [], " ".join(self.words[i] for i in free)
+        free, starts, text = self._unused()
+        found = []
         for item, start, end in ([(m, m.start(), m.end()) for m in find.finditer(text)] if
                                  isinstance(find, re.Pattern) else
                                  [(f, f.start, f.end) for f in find(text)]):
