@@ -28,9 +28,17 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect):  # noqa: D102
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """A stored UTCDateTime as an aware datetime: what the driver gave (SQLite: naive, or the
+    stored text when read without the column's type), aware in UTC."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _when(**kwargs) -> Field:

@@ -288,3 +288,31 @@ def _facts(element) -> list[dict]:
         return list(element.get("facts", [])) + [f for value in element.values()
                                                  for f in _facts(value)]
     return [f for item in element for f in _facts(item)] if isinstance(element, list) else []
+
+
+async def test_an_answer_row_gives_its_dates_typed_on_every_database(sessions):
+    """Rows carry their dates as the driver stored them (not converted for all 200 rows); the
+    ones a card shows come out as a date and an aware UTC datetime, on SQLite and PostgreSQL."""
+    from datetime import UTC, date, datetime
+
+    from dialogs.ask.answer import lexicon, run
+    from storage.models import Action, Plan
+
+    updated = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    async with sessions() as session, session.begin():
+        plan = Plan(slug="dates-plan", name="Dates plan", source_file="x", updated_at=NOW)
+        session.add(plan)
+        await session.flush()
+        session.add_all([
+            Action(plan_id=plan.id, ref="1a", ref_key="1a", text="Audit", rag="red", position=0,
+                   due_text="Feb-15", due_date=date(2015, 2, 28), last_update_at=updated),
+            Action(plan_id=plan.id, ref="1b", ref_key="1b", text="Plan", rag="red", position=1,
+                   due_text="Ongoing")])
+    async with sessions() as session:
+        lex = await lexicon(session=session)
+        answer = await run(session, lex.parse("what's red?", today=NOW.date()), lex,
+                           today=NOW.date())
+    first, second = answer.rows
+    assert first.due_date == date(2015, 2, 28) and type(first.due_date) is date
+    assert first.last_update == updated and first.last_update.utcoffset().total_seconds() == 0
+    assert second.due_date is None and second.last_update is None

@@ -10,20 +10,40 @@ from functools import cache, cached_property, lru_cache
 from time import monotonic
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, event, exists, func, or_, select
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    bindparam,
+    event,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.ask.parse import Matcher
 from dialogs.ask.query import Query, Vocabulary
 from storage.leads import lead_people
-from storage.models import Action, ActionLead, Objective, Person, Plan, StatusUpdate, Theme
+from storage.models import (
+    Action,
+    ActionLead,
+    Objective,
+    Person,
+    Plan,
+    StatusUpdate,
+    Theme,
+    as_utc,
+)
 from storage.rules import ref_key
 
 
 class Row:
-    """One action in an answer: a plain database row of the answer's columns. Its leads are
-    read from the folded column when asked for (a card shows one page of up to 200 rows)."""
+    """One action in an answer: a plain database row of the answer's columns. Its leads and
+    dates are read from the row when asked for: a card shows one page of up to 200 rows."""
 
     __slots__ = ("action", "_folded", "_leads")
 
@@ -41,8 +61,13 @@ class Row:
         return self.action.theme_name
 
     @property
+    def due_date(self) -> date | None:
+        due = self.action.due_date
+        return date.fromisoformat(due) if isinstance(due, str) else due
+
+    @property
     def last_update(self) -> datetime | None:
-        return self.action.last_update_at
+        return as_utc(self.action.last_update_at)
 
     @property
     def leads(self) -> list[str]:
@@ -302,6 +327,7 @@ def filtered(shape: Shape) -> Select:
 _LEADS_SEP, _FIELD_SEP = "\x1f", "\x1e"  # never in a stored lead cell (control characters
 # are dropped on import)
 _LIST_COLUMNS = ("id", "ref", "text", "rag", "due_text", "due_date", "last_update_at")
+_AS_STORED = ("due_date", "last_update_at")  # not converted for every row: Row does it on use
 _SHOW_COLUMNS = ("measures",)  # and the objective (_listed joins it for "show")
 
 
@@ -318,7 +344,9 @@ def _answer_columns(show: bool) -> tuple:
     """What an answer reads of each action (built once)."""
     names = _LIST_COLUMNS + (_SHOW_COLUMNS if show else ())
     objective = (Objective.ref.label("objective_ref"), Objective.text.label("objective_text"))
-    return (*(Action.__table__.c[name] for name in names), Plan.name.label("plan_name"),
+    columns = [Action.__table__.c[name] for name in names]
+    return (*(type_coerce(column, String).label(column.name) if column.name in _AS_STORED
+              else column for column in columns), Plan.name.label("plan_name"),
             Theme.name.label("theme_name"), _leads_column().label("leads"),
             *(objective if show else ()))
 

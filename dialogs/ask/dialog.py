@@ -40,10 +40,10 @@ async def ask(session: AsyncSession, text: str, *, today: date, tz: str,
 
 
 def _line(row: Row, today: date) -> ActionLine:
-    action = row.action
+    action, due = row.action, row.due_date
     return ActionLine(ref=action.ref, title=action.text, rag=action.rag, leads=row.leads,
-                      due_text=action.due_text, due_date=action.due_date,
-                      overdue=is_overdue(action.due_date, parse_rag(action.rag), today),
+                      due_text=action.due_text, due_date=due,
+                      overdue=is_overdue(due, parse_rag(action.rag), today),
                       last_update=row.last_update.date() if row.last_update else None,
                       plan=row.plan)
 
