@@ -40,12 +40,11 @@ async def ask(session: AsyncSession, text: str, *, today: date, tz: str,
 
 
 def _line(row: Row, today: date) -> ActionLine:
-    action, due = row.action, row.due_date
+    action, due, updated = row.action, row.due_date, row.last_update
     return ActionLine(ref=action.ref, title=action.text, rag=action.rag, leads=row.leads,
                       due_text=action.due_text, due_date=due,
                       overdue=is_overdue(due, parse_rag(action.rag), today),
-                      last_update=row.last_update.date() if row.last_update else None,
-                      plan=row.plan)
+                      last_update=updated.date() if updated else None, plan=row.plan)
 
 
 def title_of(query: Query) -> str:
