@@ -52,9 +52,9 @@ class ListView(BaseModel):
 def _due(line: ActionLine) -> str:
     if not line.due_text:
         return "no due date"
-    shown = line.due_text
-    if line.due_date and line.due_date.strftime("%d %b %Y").lstrip("0") not in shown:
-        shown += f" ({line.due_date.day} {line.due_date:%b %Y})"
+    shown, due = line.due_text, line.due_date
+    if due and (day := f"{due.day} {due:%b %Y}") not in shown:  # "Feb-15 (28 Feb 2015)"
+        shown += f" ({day})"
     return ("Overdue: " if line.overdue else "Due ") + shown
 
 

@@ -44,6 +44,8 @@ def parse_rag(value: object) -> Rag | None:
         return None
     if isinstance(value, Rag):
         return value
+    if isinstance(value, str) and value in _RAG_WORDS:  # as stored ("red"): most calls
+        return _RAG_WORDS[value]
     text = re.sub(r"[^a-z]", "", str(value).lower())
     return _RAG_WORDS.get(text)
 
