@@ -18,17 +18,10 @@ from sqlalchemy import select
 
 from dialogs.ask.dialog import ask
 from dialogs.checkin import start_round
-from storage.export.board import (
-    BoardData,
-    ExportError,
-    Period,
-    board_data,
-    board_report,
-    months_back,
-    write_board_report,
-)
+from storage.export.board import board_report, write_board_report
 from storage.export.chart import ThemeBars, rag_chart
-from storage.export.snapshot import PlanSnapshot, snapshot
+from storage.export.figures import BoardData, Period, board_data, months_back
+from storage.export.snapshot import ExportError, PlanSnapshot, snapshot
 from storage.importers.registry import read_plan_file
 from storage.models import Action, Checkin, Plan
 from storage.outbox import save_reference

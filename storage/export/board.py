@@ -3,53 +3,60 @@
     data = await board_data(session, snap)            # the check-ins of the period (DB)
     board_report(snap, data, out=Path("board.docx"))  # pure: figures + document, then one write
 
-The figures (analyse) follow the definitions printed in the report itself (DEFINITIONS): the
-period is the month up to the as-of day, "last period" the month before it, counts are RAG as of
-the end of each period, from the stored history. The document is A4 portrait, Arial, with a
-title page, a RAG key, a chart (storage/export/chart.py), a section per theme, tables whose header
-row repeats on every page, RAG cells shaded in their colour with the word written in them, and
-page numbers. Nothing is written until the whole document is built; a path that cannot be
-written leaves no file behind (ExportError).
+The figures (storage/export/figures.py, analyse) follow the definitions printed in the report
+itself (DEFINITIONS): the period is the month up to the as-of day, "last period" the month
+before it, counts are RAG as of the end of each period, from the stored history. The document
+(built with storage/export/docx_writer.py) is A4 portrait, Arial, with a title page, a RAG key,
+a chart (storage/export/chart.py), a section per theme, tables whose header row repeats on every
+page, RAG cells shaded in their colour with the word written in them, and page numbers. Nothing
+is written until the whole document is built; a path that cannot be written leaves no file
+behind (ExportError).
 """
 
 from __future__ import annotations
 
-import calendar
-import re
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
-from docx import Document
-from docx.enum.section import WD_ORIENT
-from docx.enum.table import WD_TABLE_ALIGNMENT
-from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.shared import Cm, Pt, RGBColor
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.export.chart import ThemeBars, chart_height_in, rag_chart
+from storage.export.docx_writer import (
+    GREY,
+    INK,
+    Cell,
+    Filled,
+    RagCell,
+    Rich,
+    Writer,
+    bottom_rule,
+    clean,
+)
+from storage.export.figures import (
+    RAG_KEYS,
+    STALE_DAYS,
+    Board,
+    BoardData,
+    Period,
+    ThemeFigures,
+    analyse,
+    board_data,
+    direction,
+)
 from storage.export.files import write_atomic
 from storage.export.snapshot import (
     ActionRow,
     ExportError,
     PlanSnapshot,
-    end_of_day,
     snapshot,
 )
-from storage.export.style import RAG_LOOK
-from storage.models import Checkin, CheckinRound, Person, Plan
-from storage.rules import RAG_SEVERITY, is_overdue, parse_rag
+from storage.export.style import RAG_LOOK, rag_key
+from storage.models import Plan
 
-STALE_DAYS = 21
-NO_THEME = "Actions not under a theme"
-RAG_KEYS = ("red", "amber", "green", "blue", "none")  # "none" = not rated
 RAG_MEANING = {
     "red": "Remedial action is needed to achieve the objective. The timeline, cost or "
            "objectives are at risk.",
@@ -86,263 +93,10 @@ DEFINITIONS = (
     ("Leads who did not respond", "People sent a check-in in a round started within this period "
                                   "who had not answered it by the as-of date."),
 )
-FONT = "Arial"
-INK = RGBColor(0x1F, 0x38, 0x64)  # headings: dark blue
-GREY = RGBColor(0x59, 0x59, 0x59)
-HEADER_FILL = "1F3864"
-THEME_FILL = "DCE6F1"
-BORDER = "A6A6A6"
-_BAD_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-# --- Periods -------------------------------------------------------------------------------------
-
-
-def months_back(day: date, months: int) -> date:
-    """The same day `months` months earlier, or that month's last day when it is shorter."""
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-@dataclass(frozen=True)
-class Period:
-    """This period is (start, as_of]; last period is (last_start, start]. Days are local."""
-
-    as_of: date
-    start: date  # exclusive: the same day a month earlier
-    last_start: date  # exclusive: two months earlier
-    tz: str
-
-    @classmethod
-    def ending(cls, as_of: date, tz: str) -> Period:
-        return cls(as_of=as_of, start=months_back(as_of, 1), last_start=months_back(as_of, 2),
-                   tz=tz)
-
-    @property
-    def first_day(self) -> date:
-        return self.start + timedelta(days=1)
-
-    @property
-    def last_first_day(self) -> date:
-        return self.last_start + timedelta(days=1)
-
-    @property
-    def until(self) -> datetime:
-        """The end of the as-of day, UTC."""
-        return end_of_day(self.as_of, self.tz)
-
-    @property
-    def last_until(self) -> datetime:
-        """The end of last period (the end of the day this period starts from), UTC."""
-        return end_of_day(self.start, self.tz)
-
-
-# --- What the database adds to the snapshot ------------------------------------------------------
-
-
-@dataclass
-class NonResponder:
-    name: str
-    asked: int  # check-ins sent to them in rounds of this period
-    missed: int  # of which not answered by the as-of date
-    undelivered: int  # of which the card could not be delivered (no Teams chat with them)
-    rounds: list[str] = field(default_factory=list)  # the rounds missed ("2026-W48")
-
-
-@dataclass
-class BoardData:
-    period: Period
-    rounds: list[str]  # check-in rounds started within the period, oldest first
-    asked: int  # people sent a check-in in those rounds
-    non_responders: list[NonResponder]
-    owner: str | None = None  # the plan owner's name, when set
-
-
-async def board_data(session: AsyncSession, snap: PlanSnapshot) -> BoardData:
-    """The check-in rounds of the snapshot's period and who did not answer them."""
-    period = Period.ending(snap.as_of, snap.timezone)
-    rows = (await session.execute(
-        select(CheckinRound.period, CheckinRound.started_at, Checkin.status, Checkin.answered_at,
-               Person.id, Person.display_name)
-        .join(Checkin, Checkin.round_id == CheckinRound.id)
-        .join(Person, Person.id == Checkin.person_id)
-        .where(CheckinRound.plan_id == snap.plan_id, CheckinRound.started_at > period.last_until,
-               CheckinRound.started_at <= period.until)
-        .order_by(CheckinRound.started_at, Person.display_name))).all()
-    rounds = list((await session.execute(
-        select(CheckinRound.period).where(
-            CheckinRound.plan_id == snap.plan_id, CheckinRound.started_at > period.last_until,
-            CheckinRound.started_at <= period.until).order_by(CheckinRound.started_at)))
-        .scalars())
-    people: dict[int, NonResponder] = {}
-    for round_period, _, status, answered_at, person_id, name in rows:
-        person = people.setdefault(person_id, NonResponder(name=name, asked=0, missed=0,
-                                                           undelivered=0))
-        person.asked += 1
-        answered = status == "answered" and (answered_at is None or answered_at <= period.until)
-        if not answered:
-            person.missed += 1
-            person.undelivered += status == "unreachable"
-            person.rounds.append(round_period)
-    owner = None
-    plan = await session.get(Plan, snap.plan_id)
-    if plan is not None and plan.owner_person_id is not None:
-        person = await session.get(Person, plan.owner_person_id)
-        owner = person.display_name if person else None
-    missing = sorted((p for p in people.values() if p.missed),
-                     key=lambda p: (-p.missed, p.name.lower()))
-    return BoardData(period=period, rounds=rounds, asked=len(people), non_responders=missing,
-                     owner=owner)
-
-
-# --- The figures ---------------------------------------------------------------------------------
-
-
-def rag_key(rag: str | None) -> str:
-    """red / amber / green / blue, or "none" for no (or an unknown) rating."""
-    parsed = parse_rag(rag)
-    return parsed.value if parsed else "none"
-
-
-def severity(rag: str | None) -> int | None:
-    parsed = parse_rag(rag)
-    return RAG_SEVERITY[parsed] if parsed else None
-
-
-@dataclass
-class ThemeFigures:
-    name: str
-    actions: list[ActionRow]
-    now: Counter  # rag key -> count at the as-of date
-    last: Counter  # rag key -> count at the end of last period
-    direction: str  # Better / Worse / Same / Not comparable / No actions
-    red_amber: list[ActionRow]  # Red first, then Amber, each in plan order
-
-    @property
-    def total(self) -> int:
-        return len(self.actions)
-
-    def share(self, counts: Counter) -> float:
-        return (counts["red"] + counts["amber"]) / self.total if self.total else 0.0
-
-
-@dataclass
-class Change:
-    """An action whose rating changed between the end of last period and the as-of date."""
-
-    action: ActionRow
-    theme: str
-    was: str | None
-    now: str | None
-    since: datetime | None  # when it took its current rating
-
-
-@dataclass
-class Stale:
-    action: ActionRow
-    theme: str
-    last: datetime | None
-    days: int | None  # whole days since the last update; None when never updated
-
-
-@dataclass
-class Board:
-    snap: PlanSnapshot
-    data: BoardData
-    themes: list[ThemeFigures]
-    worse: list[Change]
-    new_blue: list[Change]
-    overdue: list[tuple[ActionRow, str]]
-    stale: list[Stale]
-    has_last: bool  # any history at the end of last period (False: imported since)
-    overdue_last: int  # overdue at the end of last period
-    stale_last: int  # no update for 3 weeks or more at the end of last period
-
-    @property
-    def period(self) -> Period:
-        return self.data.period
-
-    def totals(self, which: str) -> Counter:
-        total: Counter = Counter()
-        for theme in self.themes:
-            total.update(getattr(theme, which))
-        return total
-
-
-def _direction(now: Counter, last: Counter, total: int) -> str:
-    if not total:
-        return "No actions"
-    if sum(last[key] for key in RAG_KEYS if key != "none") == 0:
-        return "Not comparable"
-    before, after = last["red"] + last["amber"], now["red"] + now["amber"]
-    return "Better" if after < before else "Worse" if after > before else "Same"
-
-
-def _since(action: ActionRow) -> datetime | None:
-    """When the action took its current rating (the first of the latest run of that rating)."""
-    since = None
-    for update in reversed(action.updates):
-        if rag_key(update.rag) != rag_key(action.rag):
-            break
-        since = update.at
-    return since
-
-
-def analyse(snap: PlanSnapshot, data: BoardData) -> Board:
-    """Every figure of the report, from the snapshot and the period's check-ins."""
-    if not snap.actions:
-        raise ExportError(f"the plan {snap.name!r} has no actions to report on")
-    period = data.period
-    themes, worse, new_blue, overdue, stale = [], [], [], [], []
-    # As the ask pipeline counts it: stale when nothing was recorded from the start of the day
-    # 21 days before the as-of day (an update exactly 3 weeks before still counts as recent).
-    stale_from = end_of_day(snap.as_of - timedelta(days=STALE_DAYS + 1), snap.timezone)
-    stale_from_last = end_of_day(period.start - timedelta(days=STALE_DAYS + 1), snap.timezone)
-    overdue_last = stale_last = 0
-    for name, actions in snap.by_theme().items():
-        label = name or NO_THEME
-        if name is None and not actions:
-            continue
-        now = Counter(rag_key(action.rag) for action in actions)
-        last = Counter(rag_key(action.rag_on(period.last_until)) for action in actions)
-        red_amber = ([a for a in actions if rag_key(a.rag) == "red"]
-                     + [a for a in actions if rag_key(a.rag) == "amber"])
-        themes.append(ThemeFigures(name=label, actions=actions, now=now, last=last,
-                                   direction=_direction(now, last, len(actions)),
-                                   red_amber=red_amber))
-        for action in actions:
-            was, current = action.rag_on(period.last_until), action.rag
-            before, after = severity(was), severity(current)
-            if before is not None and after is not None and after > before:
-                worse.append(Change(action, label, was, current, _since(action)))
-            if rag_key(current) == "blue" and rag_key(was) != "blue":
-                new_blue.append(Change(action, label, was, current, _since(action)))
-            if action.overdue(snap.as_of):
-                overdue.append((action, label))
-            if rag_key(current) != "blue" and (action.last_update_at is None
-                                               or action.last_update_at <= stale_from):
-                days = None
-                if action.last_update_at is not None:
-                    last_day = action.last_update_at.astimezone(ZoneInfo(snap.timezone)).date()
-                    days = (snap.as_of - last_day).days
-                stale.append(Stale(action, label, action.last_update_at, days))
-            then = [update.at for update in action.updates if update.at <= period.last_until]
-            overdue_last += is_overdue(action.due_date, parse_rag(was), period.start)
-            stale_last += rag_key(was) != "blue" and (not then or then[-1] <= stale_from_last)
-    has_last = any(update.at <= period.last_until for action in snap.actions
-                   for update in action.updates)
-    return Board(snap=snap, data=data, themes=themes, worse=worse, new_blue=new_blue,
-                 overdue=overdue, stale=stale, has_last=has_last, overdue_last=overdue_last,
-                 stale_last=stale_last)
 
 
 # --- Text helpers --------------------------------------------------------------------------------
 
-
-def clean(text: object) -> str:
-    """Text as written, without the control characters a Word file cannot hold."""
-    return _BAD_XML.sub("", str(text)) if text is not None else ""
 
 
 def long_date(day: date) -> str:
@@ -381,281 +135,6 @@ def rag_word(rag: str | None) -> str:
 
 def percent(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)}%" if whole else "–"
-
-
-# --- Document building blocks --------------------------------------------------------------------
-
-
-@dataclass
-class Rich:
-    """A cell's paragraphs: each a list of (text, bold, italic) runs."""
-
-    paragraphs: list[list[tuple[str, bool, bool]]]
-
-
-@dataclass
-class RagCell:
-    rag: str | None
-    text: str | None = None  # defaults to the RAG word
-
-
-@dataclass
-class Filled:
-    """Text in a shaded cell."""
-
-    text: str
-    fill: str
-    ink: str = "000000"
-    bold: bool = True
-
-
-Cell = str | Rich | RagCell | Filled
-
-
-def _shade(cell, fill: str) -> None:
-    properties = cell._tc.get_or_add_tcPr()
-    for old in properties.findall(qn("w:shd")):
-        properties.remove(old)
-    shading = OxmlElement("w:shd")
-    shading.set(qn("w:val"), "clear")
-    shading.set(qn("w:color"), "auto")
-    shading.set(qn("w:fill"), fill)
-    properties.append(shading)
-
-
-def _set_fonts(element, name: str = FONT) -> None:
-    """Set a style's or run's font for every script, dropping theme fonts that would win."""
-    properties = element.get_or_add_rPr()
-    fonts = properties.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        properties.insert(0, fonts)
-    for attribute in list(fonts.attrib):
-        if attribute.endswith("Theme"):
-            del fonts.attrib[attribute]
-    for script in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
-        fonts.set(qn(script), name)
-
-
-def _field(paragraph, instruction: str, placeholder: str) -> None:
-    """A Word field (PAGE, NUMPAGES) in a paragraph."""
-    run = paragraph.add_run()
-    begin = OxmlElement("w:fldChar")
-    begin.set(qn("w:fldCharType"), "begin")
-    run._r.append(begin)
-    run = paragraph.add_run()
-    text = OxmlElement("w:instrText")
-    text.set(qn("xml:space"), "preserve")
-    text.text = f" {instruction} "
-    run._r.append(text)
-    run = paragraph.add_run()
-    separate = OxmlElement("w:fldChar")
-    separate.set(qn("w:fldCharType"), "separate")
-    run._r.append(separate)
-    paragraph.add_run(placeholder)
-    run = paragraph.add_run()
-    end = OxmlElement("w:fldChar")
-    end.set(qn("w:fldCharType"), "end")
-    run._r.append(end)
-
-
-def _bottom_rule(paragraph, colour: str = HEADER_FILL, size: int = 12) -> None:
-    properties = paragraph._p.get_or_add_pPr()
-    borders = OxmlElement("w:pBdr")
-    bottom = OxmlElement("w:bottom")
-    for key, value in (("val", "single"), ("sz", str(size)), ("space", "4"), ("color", colour)):
-        bottom.set(qn(f"w:{key}"), value)
-    borders.append(bottom)
-    properties.insert_element_before(
-        borders, "w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap",
-        "w:overflowPunct", "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi",
-        "w:adjustRightInd", "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing",
-        "w:mirrorIndents", "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment",
-        "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr", "w:sectPr",
-        "w:pPrChange")
-
-
-class _Writer:
-    """A python-docx Document with the report's page, styles and table helpers."""
-
-    def __init__(self) -> None:
-        self.doc = Document()
-        section = self.doc.sections[0]
-        section.orientation = WD_ORIENT.PORTRAIT
-        section.page_width, section.page_height = Cm(21.0), Cm(29.7)
-        section.left_margin = section.right_margin = Cm(2.0)
-        section.top_margin, section.bottom_margin = Cm(2.0), Cm(2.0)
-        section.header_distance, section.footer_distance = Cm(1.0), Cm(1.0)
-        self.width = 17.0  # cm between the margins
-        styles = self.doc.styles
-        normal = styles["Normal"]
-        normal.font.size = Pt(10)
-        _set_fonts(normal.element)
-        language = OxmlElement("w:lang")
-        language.set(qn("w:val"), "en-GB")
-        normal.element.get_or_add_rPr().append(language)
-        normal.paragraph_format.space_after = Pt(6)
-        normal.paragraph_format.line_spacing = 1.1
-        for name, size, before, after in (("Heading 1", 15, 18, 8), ("Heading 2", 12, 14, 6),
-                                          ("Heading 3", 10.5, 10, 4), ("Title", 26, 0, 6)):
-            style = styles[name]
-            _set_fonts(style.element)
-            style.font.size = Pt(size)
-            style.font.bold = True
-            style.font.italic = False
-            style.font.color.rgb = INK
-            style.paragraph_format.space_before = Pt(before)
-            style.paragraph_format.space_after = Pt(after)
-            style.paragraph_format.keep_with_next = True
-        for name in ("Header", "Footer"):
-            _set_fonts(styles[name].element)
-            styles[name].font.size = Pt(8)
-            styles[name].font.color.rgb = GREY
-
-    # text
-
-    def heading(self, text: str, level: int = 1, *, new_page: bool = False):
-        paragraph = self.doc.add_heading(clean(text), level=level)
-        paragraph.paragraph_format.page_break_before = new_page
-        return paragraph
-
-    def para(self, *runs: str | tuple[str, bool], size: float | None = None,
-             colour: RGBColor | None = None, after: float | None = None,
-             align=None, keep_with_next: bool = False):
-        paragraph = self.doc.add_paragraph()
-        for item in runs:
-            text, bold = (item, False) if isinstance(item, str) else item
-            run = paragraph.add_run(clean(text))
-            if bold:
-                run.bold = True
-            if size:
-                run.font.size = Pt(size)
-            if colour is not None:
-                run.font.color.rgb = colour
-        if after is not None:
-            paragraph.paragraph_format.space_after = Pt(after)
-        if align is not None:
-            paragraph.alignment = align
-        paragraph.paragraph_format.keep_with_next = keep_with_next
-        return paragraph
-
-    def none(self, text: str = "None this period.") -> None:
-        self.para((text, False), colour=GREY)
-
-    # tables
-
-    def table(self, headers: list[Cell] | None, widths: list[float],
-              rows: list[list[Cell] | str], *, size: float = 8.5):
-        """A table whose header row repeats on every page; a str row is a theme sub-heading
-        spanning the table."""
-        assert sum(widths) <= self.width + 0.01, widths
-        table = self.doc.add_table(rows=1 if headers else 0, cols=len(widths))
-        table.alignment = WD_TABLE_ALIGNMENT.CENTER
-        table.autofit = False
-        self._table_look(table, widths)
-        if headers:
-            header = table.rows[0]
-            properties = header._tr.get_or_add_trPr()
-            for tag in ("w:cantSplit", "w:tblHeader"):
-                element = OxmlElement(tag)
-                element.set(qn("w:val"), "true")
-                properties.append(element)
-            for cell, value in zip(header.cells, headers, strict=True):
-                if isinstance(value, str):
-                    value = Filled(value, HEADER_FILL, "FFFFFF")
-                self._fill(cell, value, size)
-        for row in rows:
-            added = table.add_row()
-            split = OxmlElement("w:cantSplit")  # a row stays on one page when it fits on one
-            split.set(qn("w:val"), "true")
-            added._tr.get_or_add_trPr().append(split)
-            cells = added.cells
-            if isinstance(row, str):
-                merged = cells[0].merge(cells[-1])
-                self._fill(merged, Filled(row, THEME_FILL, "1F3864"), size + 0.5)
-                merged.paragraphs[0].paragraph_format.keep_with_next = True
-                continue
-            for cell, value in zip(cells, row, strict=True):
-                self._fill(cell, value, size)
-        for row in table.rows:
-            for cell, width in zip(row.cells, widths, strict=False):
-                cell.width = Cm(width)
-        self.doc.add_paragraph().paragraph_format.space_after = Pt(2)
-        return table
-
-    def _table_look(self, table, widths: list[float]) -> None:
-        """Grey borders, cell margins and fixed column widths (elements in schema order)."""
-        properties = table._tbl.tblPr  # tblW, jc, tblLayout (autofit off), tblLook
-        borders = OxmlElement("w:tblBorders")
-        for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
-            element = OxmlElement(f"w:{side}")
-            for key, value in (("val", "single"), ("sz", "4"), ("space", "0"),
-                               ("color", BORDER)):
-                element.set(qn(f"w:{key}"), value)
-            borders.append(element)
-        properties.insert_element_before(borders, "w:shd", "w:tblLayout", "w:tblCellMar",
-                                         "w:tblLook", "w:tblCaption", "w:tblDescription")
-        margins = OxmlElement("w:tblCellMar")
-        for side, twips in (("top", 40), ("left", 85), ("bottom", 40), ("right", 85)):
-            element = OxmlElement(f"w:{side}")
-            element.set(qn("w:w"), str(twips))
-            element.set(qn("w:type"), "dxa")
-            margins.append(element)
-        properties.insert_element_before(margins, "w:tblLook", "w:tblCaption",
-                                         "w:tblDescription")
-        for column, width in zip(table._tbl.tblGrid.findall(qn("w:gridCol")), widths,
-                                 strict=True):
-            column.set(qn("w:w"), str(int(Cm(width).twips)))
-
-    def _fill(self, cell, value: Cell, size: float) -> None:
-        paragraph = cell.paragraphs[0]
-        paragraph.paragraph_format.space_after = Pt(0)
-        paragraph.paragraph_format.line_spacing = 1.0
-        if isinstance(value, RagCell):
-            word, fill, ink = RAG_LOOK[rag_key(value.rag)]
-            value = Filled(value.text if value.text is not None else word, fill, ink)
-        if isinstance(value, Filled):
-            _shade(cell, value.fill)
-            run = paragraph.add_run(clean(value.text))
-            if value.bold:
-                run.bold = True
-            run.font.size = Pt(size)
-            run.font.color.rgb = RGBColor.from_string(value.ink)
-            return
-        paragraphs = value.paragraphs if isinstance(value, Rich) else [[(value, False, False)]]
-        for index, runs in enumerate(paragraphs):
-            if index:
-                paragraph = cell.add_paragraph()
-                paragraph.paragraph_format.space_before = Pt(3)
-                paragraph.paragraph_format.space_after = Pt(0)
-                paragraph.paragraph_format.line_spacing = 1.0
-            for text, bold, italic in runs:
-                run = paragraph.add_run(clean(text))
-                if bold:
-                    run.bold = True
-                if italic:
-                    run.italic = True
-                run.font.size = Pt(size)
-
-    def picture(self, png: bytes, width_cm: float, description: str) -> None:
-        self.doc.add_picture(BytesIO(png), width=Cm(width_cm))
-        paragraph = self.doc.paragraphs[-1]
-        paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        paragraph.paragraph_format.keep_with_next = True
-        for element in paragraph._p.iter(qn("wp:docPr")):
-            element.set("descr", description)  # alternative text for screen readers
-
-    def footer(self, left: str) -> None:
-        section = self.doc.sections[0]
-        section.different_first_page_header_footer = True  # the title page has no footer
-        paragraph = section.footer.paragraphs[0]
-        paragraph.text = ""
-        paragraph.paragraph_format.tab_stops.add_tab_stop(Cm(self.width), WD_TAB_ALIGNMENT.RIGHT)
-        paragraph.add_run(clean(left) + "\t")
-        paragraph.add_run("Page ")
-        _field(paragraph, "PAGE", "1")
-        paragraph.add_run(" of ")
-        _field(paragraph, "NUMPAGES", "1")
 
 
 # --- The report ----------------------------------------------------------------------------------
@@ -705,7 +184,7 @@ def build(board: Board, *, generated_at: datetime) -> bytes:
     """The board report as .docx bytes."""
     snap, period, data = board.snap, board.period, board.data
     tz = snap.timezone
-    w = _Writer()
+    w = Writer()
     doc = w.doc
     generated_local = generated_at.astimezone(ZoneInfo(tz))
     last_label = f"End of last period ({short_date(period.start)})"
@@ -720,7 +199,7 @@ def build(board: Board, *, generated_at: datetime) -> bytes:
     # Title page: plan, date, period, RAG key.
     w.para((snap.organisation or "", False), size=13, colour=GREY, after=70)
     w.para(("Improvement Board report", True), size=28, colour=INK, after=4)
-    _bottom_rule(w.para((snap.name, False), size=16, colour=INK, after=24))
+    bottom_rule(w.para((snap.name, False), size=16, colour=INK, after=24))
     facts = [("Position as of", long_date(period.as_of)),
              ("Reporting period", f"{long_date(period.first_day)} to "
                                   f"{long_date(period.as_of)}"),
@@ -792,7 +271,7 @@ def build(board: Board, *, generated_at: datetime) -> bytes:
                      (f"{share(theme.last, theme.total)} → " if board.has_last else "")
                      + share(theme.now, theme.total),
                      Filled(theme.direction, _DIRECTION_FILL.get(theme.direction, "FFFFFF"))])
-    overall = _direction(now_total, last_total, total)
+    overall = direction(now_total, last_total, total)
     rows.append([Filled("All themes", "F2F2F2", "000000"),
                  *[Filled(pair(last_total[k], now_total[k]), "F2F2F2") for k in RAG_KEYS],
                  Filled(str(total), "F2F2F2"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from storage.rules import parse_rag
+
 # rag -> (word, fill, text colour) as RRGGBB; "none" = not rated. The word is always written
 # beside or on the colour (colour-blind readers, black-and-white printing).
 RAG_LOOK = {
@@ -11,3 +13,10 @@ RAG_LOOK = {
     "blue": ("Blue", "0070C0", "FFFFFF"),
     "none": ("Not rated", "D9D9D9", "000000"),
 }
+
+
+def rag_key(rag: str | None) -> str:
+    """The RAG_LOOK key of a rating: red / amber / green / blue, or "none" for no (or an
+    unknown) rating."""
+    parsed = parse_rag(rag)
+    return parsed.value if parsed else "none"
