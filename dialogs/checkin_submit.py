@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,13 +38,18 @@ async def acting_person(session: AsyncSession, turn: Turn,
             or (not turn.user_aad_id and turn.user_id
                 and turn.user_id == expected.teams_user_id)):
         return expected
-    for column, value in ((Person.aad_object_id, turn.user_aad_id),
-                          (Person.teams_user_id, turn.user_id)):
+    for column, value in (("aad_object_id", turn.user_aad_id), ("teams_user_id", turn.user_id)):
         if value:
-            person = (await session.execute(select(Person).where(column == value))).scalar()
+            person = (await session.execute(_person_by(column), {"value": value})).scalar()
             if person is not None:
                 return person
     return None
+
+
+@cache
+def _person_by(column: str) -> Select:
+    """The person whose `column` is the parameter `value` (built once: every turn asks)."""
+    return select(Person).where(getattr(Person, column) == bindparam("value"))
 
 
 async def is_admin(session: AsyncSession, person: Person | None, deps: Deps) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -72,6 +73,7 @@ async def test_channel_mention_and_show_one_action_with_history(bot):
     assert_valid_card(card)
     text = json.dumps(card, ensure_ascii=False)
     assert "1d · Appoint an independent chair" in text and "History" in text
+    assert re.search(r"\d+ \w{3} \d{4} · \S+ \w+ · import", text), text  # the import's update
     objective = next(fact["value"] for fact in _facts(card) if fact["title"] == "Objective")
     assert objective.startswith("1 ") and len(objective) > 10, objective  # its ref and text
 

@@ -431,8 +431,18 @@ async def summary(session: AsyncSession, query: Query) -> dict[str, dict[str, in
     return counts
 
 
-async def history(session: AsyncSession, action_id: int, limit: int = 10) -> list[StatusUpdate]:
-    """The newest status updates of one action."""
-    return list((await session.execute(
-        select(StatusUpdate).where(StatusUpdate.action_id == action_id)
-        .order_by(StatusUpdate.at.desc(), StatusUpdate.id.desc()).limit(limit))).scalars())
+@cache
+def _history_select() -> Select:
+    """The newest status updates of one action, the columns a card shows (built once)."""
+    return (select(StatusUpdate.at, StatusUpdate.source, StatusUpdate.by_name, StatusUpdate.rag,
+                   StatusUpdate.progress, StatusUpdate.evidence)
+            .where(StatusUpdate.action_id == bindparam("action_id"))
+            .order_by(StatusUpdate.at.desc(), StatusUpdate.id.desc()).limit(bindparam("limit")))
+
+
+async def history(session: AsyncSession, action_id: int, limit: int = 10) -> list:
+    """The newest status updates of one action, newest first: plain rows with at, source,
+    by_name, rag, progress and evidence."""
+    connection = await session.connection()
+    return list((await connection.execute(_history_select(),
+                                          {"action_id": action_id, "limit": limit})).all())
