@@ -308,10 +308,15 @@ async def ask_cmd(settings: Settings, question: str, *, today: str | None, as_js
             print(f"{theme}: " + ", ".join(f"{rag} {n}" for rag, n in counts.items()), file=out)
         return
     print(f"{title_of(query)}: {len(answer.rows)}", file=out)
-    for row in answer.rows:
+    for row in answer.rows:  # one line each: cells can hold line breaks ("include;\n• Clear")
         action = row.action
-        print(f"  {action.ref}\t{(action.rag or '-'):<6}\t{action.due_text or '':<12}\t"
-              f"{' / '.join(row.leads)[:40]:<40}\t{action.text[:70]}", file=out)
+        print(f"  {_flat(action.ref)}\t{(action.rag or '-'):<6}\t{_flat(action.due_text):<12}\t"
+              f"{_flat(' / '.join(row.leads))[:40]:<40}\t{_flat(action.text)[:70]}", file=out)
+
+
+def _flat(text: str | None) -> str:
+    """A cell on one line: runs of whitespace, line breaks included, as one space."""
+    return " ".join((text or "").split())
 
 
 def manifest_cmd(settings: Settings, *, app_id: str, domain: str, out: Path, name: str,

@@ -318,3 +318,18 @@ async def test_an_answer_row_gives_its_dates_typed_on_every_database(sessions):
     assert first.due_date == date(2015, 2, 28) and type(first.due_date) is date
     assert first.last_update == updated and first.last_update.utcoffset().total_seconds() == 0
     assert second.due_date is None and second.last_update is None
+
+
+async def test_planbot_ask_prints_one_line_per_action_even_for_multiline_cells(tmp_path):
+    """Tameside's 1.2 is written over several lines ("include;" then bullets): the listing
+    keeps it on its own line, so `planbot ask ... | grep` and `| wc -l` work."""
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    await import_file(settings, PLANS / "tameside-improvement-plan-2023.txt", plan_name=None,
+                      dry_run=False, out=io.StringIO())
+    out = io.StringIO()
+    await ask_cmd(settings, "what's overdue in quality of practice?", today="2026-11-25",
+                  as_json=False, plan_name=None, out=out)
+    heading, *lines = out.getvalue().splitlines()
+    assert heading.endswith(f": {len(lines)}") and len(lines) >= 2, out.getvalue()
+    assert all(line.startswith("  ") and line.count("\t") == 4 for line in lines), lines
+    assert any("include; • Clear lines" in line for line in lines), lines

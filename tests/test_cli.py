@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -107,6 +108,22 @@ def test_demo_command_serves_a_real_plan(tmp_path):
         process.terminate()
         output = process.communicate(timeout=20)[0]
     assert "LOCAL MODE" in output
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(tmp_path):
+    """`planbot ask ... | head -3`: when the reader goes away, planbot stops with the shell's
+    SIGPIPE status and no traceback."""
+    settings = sqlite_settings(tmp_path)
+    asyncio.run(import_file(settings, PLANS / "tameside-improvement-plan-2023.txt",
+                            plan_name=None, dry_run=False, out=io.StringIO()))
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli import main; main()", "--database-url",
+         settings.database_url, "ask", "who hasn't updated for 3 weeks?"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    process.stdout.close()  # the reader has gone before the first line is written
+    errors = process.stderr.read()
+    assert process.wait(timeout=60) == 141, errors
+    assert "Traceback" not in errors and "BrokenPipe" not in errors, errors
 
 
 async def test_checkin_now_queues_and_delivers_this_weeks_cards(tmp_path):
