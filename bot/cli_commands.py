@@ -305,7 +305,8 @@ async def ask_cmd(settings: Settings, question: str, *, today: str | None, as_js
         return
     if query.intent == "summary":
         for theme, counts in answer.counts.items():
-            print(f"{theme}: " + ", ".join(f"{rag} {n}" for rag, n in counts.items()), file=out)
+            print(f"{theme}: " + ", ".join(f"{'not rated' if rag == 'none' else rag} {n}"
+                                           for rag, n in counts.items()), file=out)
         return
     print(f"{title_of(query)}: {len(answer.rows)}", file=out)
     for row in answer.rows:  # one line each: cells can hold line breaks ("include;\n• Clear")

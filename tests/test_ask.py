@@ -333,3 +333,6 @@ async def test_planbot_ask_prints_one_line_per_action_even_for_multiline_cells(t
     assert heading.endswith(f": {len(lines)}") and len(lines) >= 2, out.getvalue()
     assert all(line.startswith("  ") and line.count("\t") == 4 for line in lines), lines
     assert any("include; • Clear lines" in line for line in lines), lines
+    out = io.StringIO()
+    await ask_cmd(settings, "summary", today="2026-11-25", as_json=False, plan_name=None, out=out)
+    assert "Quality of Practice: not rated 10" in out.getvalue(), out.getvalue()  # no RAGs yet
