@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import re
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -119,14 +120,23 @@ def test_action_and_summary_cards_are_valid():
     assert_valid_card(summary_card(SummaryView(title="RAG by theme", counts={})))
 
 
-async def test_planbot_ask_json_prints_the_query_and_refs(tmp_path):
+async def tameside_cli(tmp_path) -> Callable[..., Awaitable[str]]:
+    """`planbot ask` on a database holding the Tameside plan: question -> what it prints."""
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
     await import_file(settings, PLANS / "tameside-improvement-plan-2023.txt", plan_name=None,
                       dry_run=False, out=io.StringIO())
-    out = io.StringIO()
-    await ask_cmd(settings, "what's overdue in leadership and workforce?", today="2026-11-25",
-                  as_json=True, plan_name=None, out=out)
-    result = json.loads(out.getvalue())
+
+    async def ask_(question: str, *, as_json: bool = False) -> str:
+        out = io.StringIO()
+        await ask_cmd(settings, question, today="2026-11-25", as_json=as_json, plan_name=None,
+                      out=out)
+        return out.getvalue()
+    return ask_
+
+
+async def test_planbot_ask_json_prints_the_query_and_refs(tmp_path):
+    ask_ = await tameside_cli(tmp_path)
+    result = json.loads(await ask_("what's overdue in leadership and workforce?", as_json=True))
     assert result["query"]["overdue"] is True
     assert set(result["refs"]) == {"4.1", "4.2", "4.11", "4.12"}  # Nov 23, Oct 23, Oct 24, Nov 24
 
@@ -323,16 +333,11 @@ async def test_an_answer_row_gives_its_dates_typed_on_every_database(sessions):
 async def test_planbot_ask_prints_one_line_per_action_even_for_multiline_cells(tmp_path):
     """Tameside's 1.2 is written over several lines ("include;" then bullets): the listing
     keeps it on its own line, so `planbot ask ... | grep` and `| wc -l` work."""
-    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
-    await import_file(settings, PLANS / "tameside-improvement-plan-2023.txt", plan_name=None,
-                      dry_run=False, out=io.StringIO())
-    out = io.StringIO()
-    await ask_cmd(settings, "what's overdue in quality of practice?", today="2026-11-25",
-                  as_json=False, plan_name=None, out=out)
-    heading, *lines = out.getvalue().splitlines()
-    assert heading.endswith(f": {len(lines)}") and len(lines) >= 2, out.getvalue()
+    ask_ = await tameside_cli(tmp_path)
+    printed = await ask_("what's overdue in quality of practice?")
+    heading, *lines = printed.splitlines()
+    assert heading.endswith(f": {len(lines)}") and len(lines) >= 2, printed
     assert all(line.startswith("  ") and line.count("\t") == 4 for line in lines), lines
     assert any("include; • Clear lines" in line for line in lines), lines
-    out = io.StringIO()
-    await ask_cmd(settings, "summary", today="2026-11-25", as_json=False, plan_name=None, out=out)
-    assert "Quality of Practice: not rated 10" in out.getvalue(), out.getvalue()  # no RAGs yet
+    summary = await ask_("summary")
+    assert "Quality of Practice: not rated 10" in summary, summary  # the plan has no RAGs yet
