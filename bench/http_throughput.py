@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -42,6 +41,8 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+
+from bench.common import cpu_model, cpu_seconds, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 PLAN = REPO.parent / "shared" / "plans" / "manchester-improvement-plan-2015-rag.txt"
@@ -164,12 +165,6 @@ def serve_connector(port: int) -> None:
 
 
 # -- processes -------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def planbot_command() -> list[str]:
     """The `planbot` console script of this interpreter's environment."""
@@ -479,13 +474,14 @@ async def run_once(session: aiohttp.ClientSession, world: World, bot: str, scena
     if scenario == "checkin" and bot == "planbot":
         run.history = await asyncio.to_thread(stored_updates, world.database)
     pid = world.processes[bot].pid if bot in world.processes else None
-    cpu_before = process_cpu(pid)
+    cpu_before = cpu_seconds(pid) if pid is not None else 0.0
     began = time.perf_counter()
     ended = await _phase(session, url, make, check, run,
                          deadline=None if count else began + duration, count=count,
                          record=True, **common)
     run.seconds = max(ended - began, 1e-9)
-    run.cpu_seconds = process_cpu(pid) - cpu_before
+    if pid is not None:  # else NaN: no process of ours to measure
+        run.cpu_seconds = cpu_seconds(pid) - cpu_before
     if scenario == "question":
         async with session.get(world.connector_url + "_bench/stats") as response:
             stats = (await response.json()).get(tag, {"answered": 0, "empty": 0})
@@ -500,29 +496,14 @@ async def run_once(session: aiohttp.ClientSession, world: World, bot: str, scena
     return run
 
 
-def process_cpu(pid: int | None) -> float:
-    """User + system CPU seconds a process has used (Linux /proc; NaN elsewhere)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError, TypeError):
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 # -- report ----------------------------------------------------------------------------------
 
 def machine() -> dict[str, str]:
-    cpu = platform.processor() or "?"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     versions = {name: metadata.version(name) for name in (
         "aiohttp", "botbuilder-core", "botbuilder-integration-aiohttp", "msrest", "SQLAlchemy",
         "aiosqlite")}
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
-    return {"cores": str(os.cpu_count()), "cpu": cpu,
+    return {"cores": str(os.cpu_count()), "cpu": cpu_model(),
             "python": f"{platform.python_implementation()} {platform.python_version()}",
             "os": platform.platform(terse=True),
             "packages": ", ".join(f"{k} {v}" for k, v in versions.items()),

@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.common import cpu_model
 from bench.seed import NOW, TODAY, drop_schema
 from cards.digest import digest_card
 from dialogs.ask.answer import lexicon, lexicon_stamp
@@ -360,21 +361,13 @@ def seed(args) -> dict:
 
 def machine(dialect: str, url: str) -> str:
     """Cores, CPU model, Python and database, as the other benchmarks print them."""
-    model = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    database = dialect
     if dialect == "sqlite":
         import sqlite3
         database = f"SQLite {sqlite3.sqlite_version}"
     else:
         database = f"PostgreSQL at {sa.engine.make_url(url).host}"
-    return (f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}, {database}")
+    return (f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}, "
+            f"{database}")
 
 
 def print_report(report: dict, seeded: dict, args) -> bool:
