@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bench import echo_bot
 from bench import http_throughput as bench
+from bench import http_traffic as traffic
 
 
 async def test_a_short_benchmark_run_has_only_correct_answers():
@@ -51,7 +52,7 @@ async def test_a_bot_that_answers_201_but_never_replies_is_all_errors(tmp_path):
         return web.Response(status=201)
 
     bot = TestServer(_app(silent), host="127.0.0.1")
-    connector = TestServer(bench.connector_app(), host="127.0.0.1")
+    connector = TestServer(traffic.connector_app(), host="127.0.0.1")
     await bot.start_server()
     await connector.start_server()
     try:
@@ -77,7 +78,7 @@ async def test_echo_bot_answers_action_execute_with_a_card_not_500():
     client = TestClient(TestServer(echo_bot.create_app(), host="127.0.0.1"))
     await client.start_server()
     try:
-        invoke = bench.card_execute("http://127.0.0.1:9/", "bench.t.1", "checkin.submit",
+        invoke = traffic.card_execute("http://127.0.0.1:9/", "bench.t.1", "checkin.submit",
                                     {"token": "x"})
         response = await client.post("/api/messages", json=invoke)
         assert response.status == 200
