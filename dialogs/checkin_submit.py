@@ -227,7 +227,7 @@ async def _submit(turn: Turn, deps: Deps) -> Reply:
         changed = [answer for answer in parsed.answers
                    if _changed(answer, by_id[answer.action_id])]
         wanted = {answer.action_id for answer in changed}
-        allowed = await led_by(session=session, action_ids=wanted, person=lead)
+        allowed = await led_by(session=session, action_ids=wanted, people=[lead])
         if allowed != wanted and await is_admin(session, actor, deps):
             allowed = wanted  # an admin may answer every action on the card
         # An action reassigned since the card was sent is not theirs to update any more.

@@ -109,10 +109,8 @@ async def _leads_or_stands_in(session: AsyncSession, action: Action, actor: Pers
     this action's lead rows, not every person and lead of the plan)."""
     delegators = (await session.execute(select(Person).where(
         Person.delegate_id == actor.id))).scalars().all()
-    for person in (actor, *delegators):
-        if await led_by(session=session, action_ids=[action.id], person=person):
-            return True
-    return False
+    return bool(await led_by(session=session, action_ids=[action.id],
+                             people=[actor, *delegators]))
 
 
 @router.intent(r"update\s+.+")

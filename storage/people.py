@@ -286,15 +286,16 @@ async def linked_people(*, session: AsyncSession, plan_id: int,
 
 
 async def led_by(*, session: AsyncSession, action_ids: Collection[int],
-                 person: Person) -> set[int]:
-    """Of these actions, the ones a lead cell links to this person: by its stored link or by one
-    of the person's aliases (any person of a shared cell). Reads these actions' lead rows only,
-    not every person, so that a check-in answer stays cheap with 10,000 people."""
-    if not action_ids:
+                 people: Collection[Person]) -> set[int]:
+    """Of these actions, the ones a lead cell links to one of these people: by its stored link
+    or by one of a person's aliases (any person of a shared cell). Reads these actions' lead rows
+    only, not every person, so that a check-in answer stays cheap with 10,000 people."""
+    if not action_ids or not people:
         return set()
-    mine = {normalise(alias) for alias in _aliases(person)}
+    ids = {person.id for person in people}
+    mine = {normalise(alias) for person in people for alias in _aliases(person)}
     rows = await session.execute(select(ActionLead.action_id, ActionLead.name,
                                         ActionLead.person_id)
                                  .where(ActionLead.action_id.in_(list(action_ids))))
     return {action_id for action_id, cell, person_id in rows.all()
-            if person_id == person.id or not mine.isdisjoint(_cell_keys(cell))}
+            if person_id in ids or not mine.isdisjoint(_cell_keys(cell))}
