@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import BaseModel
 
 from cards.common import card, cut_words, heading, rag_word, text
+from storage.rules import short_date
 
 PAGE = 10
 MORE_VERB = "ask.more"
@@ -53,7 +54,7 @@ def _due(line: ActionLine) -> str:
     if not line.due_text:
         return "no due date"
     shown, due = line.due_text, line.due_date
-    if due and (day := f"{due.day} {due:%b %Y}") not in shown:  # "Feb-15 (28 Feb 2015)"
+    if due and (day := short_date(due)) not in shown:  # "Feb-15 (28 Feb 2015)"
         shown += f" ({day})"
     return ("Overdue: " if line.overdue else "Due ") + shown
 
@@ -62,7 +63,7 @@ def _line(line: ActionLine) -> dict:
     facts = [rag_label(line.rag), _due(line)]
     if line.leads:
         facts.append(_cut(" / ".join(line.leads), 80))
-    facts.append(f"updated {line.last_update.day} {line.last_update:%b %Y}"
+    facts.append(f"updated {short_date(line.last_update)}"
                  if line.last_update else "no update yet")
     return {"type": "Container", "separator": True, "spacing": "Small", "items": [
         text(f"**{line.ref}** {_cut(line.title, 160)}", spacing="None"),
@@ -134,7 +135,7 @@ def action_card(view: ActionView) -> dict:
         body.append(text("No updates yet.", isSubtle=True))
     for update in view.history:
         who = f" by {update.by}" if update.by and update.by != "plan import" else ""
-        body.append(text(f"{update.when.day} {update.when:%b %Y} · {rag_label(update.rag)} · "
+        body.append(text(f"{short_date(update.when)} · {rag_label(update.rag)} · "
                          f"{update.source}{who}", size="Small", weight="Bolder", spacing="Small"))
         for label, value in (("", update.progress), ("Evidence: ", update.evidence)):
             if value:

@@ -23,6 +23,7 @@ from cards.common import (
     rag_word,
     text,
 )
+from storage.rules import short_date
 
 RagValue = Literal["red", "amber", "green", "blue"]
 ErrorField = Literal["rag", "progress", "evidence", "blockers", "nochange", "corrective"]
@@ -112,10 +113,6 @@ def card_kb(content: dict) -> float:
     return len(json.dumps(content, ensure_ascii=False).encode("utf-16-le")) / 1024
 
 
-def _day(value: date) -> str:
-    return f"{value.day} {value:%b %Y}"
-
-
 def _run(value: str, **style) -> dict:
     return {"type": "TextRun", "text": value, **style}
 
@@ -140,7 +137,7 @@ def due_label(action: CheckinActionView) -> str | None:
     written = cut_words(action.due_text, DUE_SHOWN) if action.due_text else None
     if action.due_date is None:
         return written or None
-    parsed = _day(action.due_date)
+    parsed = short_date(action.due_date)
     if not written:
         return parsed
     return written if _same_day(written, action.due_date) else f"{written} ({parsed})"
@@ -153,7 +150,7 @@ def _facts(action: CheckinActionView) -> dict:
     if action.overdue:
         runs += [_run(" · "), _run("Overdue", color="Attention", weight="Bolder")]
     last = rag_word(action.last_rag)
-    when = keep_together(_day(action.last_update_at)) if action.last_update_at else None
+    when = keep_together(short_date(action.last_update_at)) if action.last_update_at else None
     if last:
         runs.append(_run(f" · Last RAG {last}" + (f", {when}" if when else "")))
     elif when:
@@ -366,7 +363,7 @@ def _recorded_block(action: RecordedActionView) -> dict:
         status.append("No change this week")
     items = [text(f"{action.ref} · {cut_words(action.title, 90)}", weight="Bolder"),
              text(" · ".join(status), spacing="Small")]
-    review = _day(action.next_review) if action.next_review else None
+    review = short_date(action.next_review) if action.next_review else None
     facts = [{"title": title, "value": cut(value, limit)} for title, value, limit in (
         ("Progress", action.progress, 600), ("Corrective action", action.corrective_action, 300),
         ("Next review", review, 40), ("Evidence", action.evidence, 300),

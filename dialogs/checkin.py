@@ -32,7 +32,7 @@ from storage.models import (
 )
 from storage.outbox import enqueue
 from storage.people import lead_report, linked_people
-from storage.rules import is_overdue, parse_rag
+from storage.rules import is_overdue, long_date, parse_rag
 from storage.schedule import parse_slot
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def period_label(period: str, started: datetime, tz: str) -> str:
     """'week of 23 November 2026' for the week a round started in."""
     local = started.astimezone(ZoneInfo(tz)).date()
     monday = date.fromordinal(local.toordinal() - local.weekday())
-    return f"week of {monday.day} {monday:%B %Y}"
+    return f"week of {long_date(monday)}"
 
 
 async def _open_actions_by_person(session: AsyncSession, plan_id: int) -> dict[int, list[Action]]:

@@ -15,7 +15,7 @@ from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router, normalise
 from storage.models import Action, Person, Plan
 from storage.people import lead_report, led_by, link_lead, unlink_lead
-from storage.rules import Rag, parse_date, parse_rag, ref_key
+from storage.rules import Rag, long_date, parse_date, parse_rag, ref_key
 from storage.updates import record_update
 
 router = Router()
@@ -136,7 +136,7 @@ async def update_by_chat(turn: Turn, deps: Deps) -> Reply:
         return Reply(text=f"I couldn't read the review date {parts['review'][:40]!r}. Try for "
                           "example: review: 12 December. Nothing was changed.")
     if review is not None and review < today:
-        return Reply(text=f"The next review date {review.day} {review:%B %Y} has passed: "
+        return Reply(text=f"The next review date {long_date(review)} has passed: "
                           "choose today or a later day. Nothing was changed.")
     missing = [name for name, value in (("the corrective action", corrective),
                                         ("the next review date", review)) if not value]
@@ -167,7 +167,7 @@ async def update_by_chat(turn: Turn, deps: Deps) -> Reply:
                             by_name=actor.display_name, by_person_id=actor.id)
     return Reply(text=f"Recorded {action.ref} as {rag.value.title()}"
                       + (f": {progress[:200]}" if progress else "") + f" ({plan.name})."
-                      + (f" Next review: {review:%A} {review.day} {review:%B %Y}." if review
+                      + (f" Next review: {review:%A} {long_date(review)}." if review
                          else ""))
 
 

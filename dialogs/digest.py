@@ -24,6 +24,7 @@ from storage.models import (
     Theme,
 )
 from storage.outbox import enqueue
+from storage.rules import long_date
 from storage.schedule import occurrence, parse_slot, period_of
 
 router = Router()
@@ -111,7 +112,7 @@ async def digest_view(session: AsyncSession, plan: Plan, *, now: datetime, tz: s
 
     overdue = [a.id for a in actions if a.due_date and a.due_date < today and a.rag != "blue"]
     return DigestView(
-        plan_name=plan.name, week_label=f"week to {today.day} {today:%B %Y}",
+        plan_name=plan.name, week_label=f"week to {long_date(today)}",
         counts={theme: {rag: (n[0], n[1]) for rag, n in rags.items()}
                 for theme, rags in counts.items()},
         worse=lines(i for i in worse if by_id.get(i) and by_id[i].rag != "blue"),

@@ -165,6 +165,22 @@ def parse_date(value: object, *, month_end: bool) -> date | None:
     return min(found, key=lambda item: item[0])[1]
 
 
+_MONTH_ABBR = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_NAME = ("", "January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")
+
+
+def short_date(day: date) -> str:
+    """A day as cards and reports write it: "31 Mar 2024" (English whatever the locale; no
+    leading zero)."""
+    return f"{day.day} {_MONTH_ABBR[day.month]} {day.year}"
+
+
+def long_date(day: date) -> str:
+    """A day with its month in full: "31 March 2024"."""
+    return f"{day.day} {_MONTH_NAME[day.month]} {day.year}"
+
+
 def is_overdue(due: date | None, rag: Rag | None, today: date) -> bool:
     """Overdue means a due date before today on an action that is not Blue."""
     return due is not None and due < today and rag is not Rag.BLUE

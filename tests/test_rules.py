@@ -8,12 +8,14 @@ from storage.rules import (
     Rag,
     clean_text,
     is_overdue,
+    long_date,
     parse_due,
     parse_rag,
     parse_rating_change,
     parse_start,
     rating_change,
     ref_key,
+    short_date,
     split_lead_names,
 )
 
@@ -99,3 +101,12 @@ def test_lead_cells_and_html():
     assert split_lead_names("AD People and Workforce Development") == [
         "AD People and Workforce Development"]
     assert clean_text("<p>a &amp; b</p>\n<p>c</p>") == "a & b c"
+
+
+def test_days_are_written_in_english_without_a_leading_zero():
+    assert short_date(date(2024, 3, 1)) == "1 Mar 2024"
+    assert long_date(date(2015, 9, 30)) == "30 September 2015"
+    for month in range(1, 13):  # the same as strftime in the C locale, month by month
+        day = date(2026, month, 9)
+        assert short_date(day) == f"9 {day:%b} 2026"
+        assert long_date(day) == f"9 {day:%B} 2026"

@@ -25,7 +25,7 @@ from dialogs.checkin_submit import acting_person
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
 from storage.db import reading
-from storage.rules import is_overdue, parse_rag
+from storage.rules import is_overdue, parse_rag, short_date
 
 router = Router()
 MAX_ROWS = 200  # a list answer pages through at most this many actions
@@ -67,10 +67,10 @@ def title_of(query: Query) -> str:
     if query.mine:
         parts.append("(yours)")
     if query.due_from or query.due_to:
-        parts.append("due " + " to ".join(f"{d.day} {d:%b %Y}" for d in
+        parts.append("due " + " to ".join(short_date(d) for d in
                                           (query.due_from, query.due_to) if d))
     if query.changed_since:
-        parts.append(f"since {query.changed_since.day} {query.changed_since:%b %Y}")
+        parts.append(f"since {short_date(query.changed_since)}")
     text = " ".join(parts)
     return text[:1].upper() + text[1:]
 

@@ -56,6 +56,7 @@ from storage.export.snapshot import (
 )
 from storage.export.style import RAG_LOOK, rag_key
 from storage.models import Plan
+from storage.rules import long_date, short_date
 
 RAG_MEANING = {
     "red": "Remedial action is needed to achieve the objective. The timeline, cost or "
@@ -97,14 +98,6 @@ DEFINITIONS = (
 
 # --- Text helpers --------------------------------------------------------------------------------
 
-
-
-def long_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
-
-
-def short_date(day: date) -> str:
-    return f"{day.day} {day:%b %Y}"
 
 
 def local_day(moment: datetime, tz: str) -> date:
