@@ -286,10 +286,18 @@ async def test_questions_with_the_same_filters_share_one_statement_and_keep_thei
         shapes = [(await answer_module.filters(session, query, lex, today=NOW.date(),
                                                tz="Europe/London", asker_id=None))[0]
                   for query in queries]
-        assert shapes[0] == shapes[1] == {"plan", "rags"}
+        assert shapes[0] == shapes[1] == {"plan", "rags=1"}  # one RAG: "rag = ?", not IN
         assert answer_module.filtered(shapes[0]) is answer_module.filtered(shapes[1])
         answers = [await answer_module.run(session, query, lex, today=NOW.date(), limit=200)
                    for query in queries]
+        both = lex.parse("red or green in Bravo", today=NOW.date())
+        shape, values = await answer_module.filters(session, both, lex, today=NOW.date(),
+                                                    tz="Europe/London", asker_id=None)
+        assert shape == {"plan", "rags"} and values["rags"] == ["red", "green"]
+        assert " IN " in str(answer_module.filtered(shape))
+        assert " IN " not in str(answer_module.filtered(shapes[0]))
+        assert (await answer_module.run(session, both, lex, today=NOW.date())).refs == [
+            "b0", "b1", "b2"]
     assert [answer.refs for answer in answers] == [["a0"], ["b1", "b2"]]
     assert answer_module.filtered(frozenset({"plan"})) is not answer_module.filtered(shapes[0])
 

@@ -202,8 +202,24 @@ def _updates_since(since, *conditions):
                           *conditions)
 
 
+Shape = frozenset[str]  # which filters a query uses: the statement depends on nothing else
+
+
 def _in(name: str):  # a list parameter: IN (...) with as many values as it is given
     return bindparam(name, expanding=True)
+
+
+ONE = "=1"  # in a shape, after a list filter's name: it was given one value
+
+
+def _has(shape: Shape, name: str) -> bool:
+    return name in shape or name + ONE in shape
+
+
+def _member(column, shape: Shape, name: str, param: str):
+    """column = :param for one value, else column IN (:param...): an IN list is rendered
+    again at every execution, and most questions name one RAG, theme or lead."""
+    return column == bindparam(param) if name + ONE in shape else column.in_(_in(param))
 
 
 async def _asker_cells(session: AsyncSession, person_id: int, lex: Lexicon) -> list[str]:
@@ -222,9 +238,6 @@ def _base_select() -> Select:
             .outerjoin(Theme, Theme.id == Action.theme_id))
 
 
-Shape = frozenset[str]  # which filters a query uses: the statement depends on nothing else
-
-
 async def filters(session: AsyncSession, query: Query, lex: Lexicon, *, today: date, tz: str,
                   asker_id: int | None) -> tuple[Shape, dict]:
     """The filters of a query (its shape) and the values they are given. Two questions with the
@@ -235,10 +248,14 @@ async def filters(session: AsyncSession, query: Query, lex: Lexicon, *, today: d
         used.add(name)
         values.update(given)
 
+    def use_list(name: str, param: str, items: list, **given) -> None:  # one value: "= :x"
+        one = len(items) == 1
+        use(name + ONE if one else name, **{param: items[0] if one else items}, **given)
+
     if query.plan:
         use("plan", plan=query.plan)
     if query.rags:
-        use("rags", rags=[rag.value for rag in query.rags])
+        use_list("rags", "rags", [rag.value for rag in query.rags])
     if query.no_rag:
         use("no_rag")
     if query.open_only:
@@ -246,12 +263,12 @@ async def filters(session: AsyncSession, query: Query, lex: Lexicon, *, today: d
     if query.no_due:
         use("no_due")
     if query.themes:
-        use("themes", themes=query.themes)
+        use_list("themes", "themes", query.themes)
     if query.refs:
-        use("refs", ref_keys=sorted({ref_key(ref) for ref in query.refs}))
+        use_list("refs", "ref_keys", sorted({ref_key(ref) for ref in query.refs}))
     if query.leads:
-        use("leads", lead_cells=sorted({cell for lead in query.leads
-                                        for cell in lex.cells.get(lead, [lead])}))
+        use_list("leads", "lead_cells", sorted({cell for lead in query.leads
+                                                for cell in lex.cells.get(lead, [lead])}))
     if query.mine and asker_id is not None:
         use("mine", asker=asker_id, asker_cells=await _asker_cells(session, asker_id, lex))
     elif query.mine:
@@ -265,7 +282,7 @@ async def filters(session: AsyncSession, query: Query, lex: Lexicon, *, today: d
     if query.changed_since or query.went_to or query.worse or query.better:
         since = _day_start(query.changed_since or today - timedelta(days=7), tz)
         if query.went_to:
-            use("went_to", since=since, went_to=[rag.value for rag in query.went_to])
+            use_list("went_to", "went_to", [rag.value for rag in query.went_to], since=since)
         elif query.worse or query.better:
             use("rating_change", since=since, change="down" if query.worse else "up")
         else:
@@ -283,7 +300,7 @@ def filtered(shape: Shape) -> Select:
     where = []
     if "plan" in shape:
         where.append(Plan.name == bindparam("plan"))
-    rag_terms = [Action.rag.in_(_in("rags"))] if "rags" in shape else []
+    rag_terms = [_member(Action.rag, shape, "rags", "rags")] if _has(shape, "rags") else []
     if "no_rag" in shape:
         rag_terms.append(Action.rag.is_(None))
     if rag_terms:
@@ -292,11 +309,12 @@ def filtered(shape: Shape) -> Select:
         where.append(_not_blue())
     if "no_due" in shape:
         where.append(Action.due_date.is_(None))
-    if "themes" in shape:
-        where.append(Theme.name.in_(_in("themes")))
-    if "refs" in shape:
-        where.append(Action.ref_key.in_(_in("ref_keys")))
-    lead_terms = [ActionLead.name.in_(_in("lead_cells"))] if "leads" in shape else []
+    if _has(shape, "themes"):
+        where.append(_member(Theme.name, shape, "themes", "themes"))
+    if _has(shape, "refs"):
+        where.append(_member(Action.ref_key, shape, "refs", "ref_keys"))
+    lead_terms = [_member(ActionLead.name, shape, "leads", "lead_cells")] if _has(
+        shape, "leads") else []
     if "mine" in shape:
         lead_terms.append(or_(ActionLead.person_id == bindparam("asker"),
                               ActionLead.name.in_(_in("asker_cells"))))
@@ -311,9 +329,9 @@ def filtered(shape: Shape) -> Select:
     if "due_to" in shape:
         where.append(Action.due_date <= bindparam("due_to"))
     since = bindparam("since")
-    if "went_to" in shape:
-        where += [Action.rag.in_(_in("went_to")), _updates_since(
-            since, StatusUpdate.rag.in_(_in("went_to")),
+    if _has(shape, "went_to"):
+        where += [_member(Action.rag, shape, "went_to", "went_to"), _updates_since(
+            since, _member(StatusUpdate.rag, shape, "went_to", "went_to"),
             or_(StatusUpdate.rating_change.is_(None), StatusUpdate.rating_change != "same"))]
     if "rating_change" in shape:
         where.append(_updates_since(since, StatusUpdate.rating_change == bindparam("change")))
