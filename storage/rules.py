@@ -165,7 +165,8 @@ def parse_date(value: object, *, month_end: bool) -> date | None:
     return min(found, key=lambda item: item[0])[1]
 
 
-_MONTH_ABBR = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_ABBR = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+               "Dec")
 _MONTH_NAME = ("", "January", "February", "March", "April", "May", "June", "July", "August",
                "September", "October", "November", "December")
 
