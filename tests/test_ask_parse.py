@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import date
 from functools import partial
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from dialogs.ask import phrases
 from dialogs.ask.parse import Matcher, _matcher, parse
 from dialogs.ask.query import Query, Vocabulary
 from storage.importers.registry import read_plan_file
@@ -318,3 +322,29 @@ def test_speed(vocab: Vocabulary) -> None:
     for n in range(1000):
         matcher.parse(questions[n % len(questions)], today=TODAY)
     assert time.perf_counter() - started < 2.0
+
+
+def test_table_precheck_changes_no_answer(vocab: Vocabulary, monkeypatch) -> None:
+    """The parser skips a table of phrases when its one combined pattern finds nothing: every
+    phrasing parses the same as when each phrase is scanned."""
+    questions = [q for q, _ in CASES] + ["who hasn't updated since the end of March?",
+                                         "red or amber and got worse this month in QoP"]
+    quick = [Matcher(vocab).parse(q, today=TODAY) for q in questions]
+    always = re.compile("")
+    monkeypatch.setattr(phrases, "PRE_ANY", always)
+    monkeypatch.setattr(phrases, "POST_ANY", always)
+    assert [Matcher(vocab).parse(q, today=TODAY) for q in questions] == quick
+
+
+_PHRASE_WORDS = sorted(set(re.findall(r"[a-z]+", " ".join(
+    p.pattern for _, p in phrases.PRE_PHRASES + phrases.POST_PHRASES))) - {"P", "b"})
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(st.lists(st.sampled_from(_PHRASE_WORDS + ["red", "x", "2"]), max_size=12))
+def test_table_precheck_finds_whatever_a_phrase_finds(words: list[str]) -> None:
+    text = " ".join(words)
+    for table, anything in ((phrases.PRE_PHRASES, phrases.PRE_ANY),
+                            (phrases.POST_PHRASES, phrases.POST_ANY)):
+        assert (anything.search(text) is not None) == any(
+            pattern.search(text) for _, pattern in table)

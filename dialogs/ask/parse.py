@@ -209,7 +209,9 @@ class Matcher:
         facts: list[ph.TimeFact] = words.scan(partial(ph.read_time, today=today))
         flags, rags, went, notes = set[str](), set[Rag](), set[Rag](), list[str]()
 
-        def read(table: list[tuple[str, re.Pattern[str]]]) -> None:  # a table of phrases
+        def read(table: list[tuple[str, re.Pattern[str]]], anything: re.Pattern[str]) -> None:
+            if not words.finds(anything):  # no phrase of the table in the question
+                return
             for name, pattern in table:
                 for m in words.scan(pattern):
                     flags.add(name)
@@ -217,10 +219,10 @@ class Matcher:
                     (went if name == "went" else rags).update(
                         ph.RAG_WORDS[w] for w in said if w in ph.RAG_WORDS)
                     rags.update(ph.IMPLIED.get(name, ()))
-        read(ph.PRE_PHRASES)
+        read(ph.PRE_PHRASES, ph.PRE_ANY)
         named, scoped, missing = self._refs_in(words)
         found = self._entities(words, [c >= 2 for c in caps], notes)
-        read(ph.POST_PHRASES)
+        read(ph.POST_PHRASES, ph.POST_ANY)
         if not (named or scoped or missing or found["themes"]):  # themes first: "workforce"
             scoped = self._titles.scope(words.words, words.used)  # "workforce stability"
         if strangers := _strangers(words, caps, re.findall(r"(\w+)['\u2019]s\b", cleaned.lower())):

@@ -122,6 +122,17 @@ _NUMBERS = {word: n for n, word in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())} | {
     "a": 1, "an": 1, "few": 3, "couple": 2, "fourteen": 14, "twenty": 20, "thirty": 30,
     "sixty": 60, "ninety": 90}
+
+
+def any_of(table: list[tuple[str, re.Pattern[str]]]) -> re.Pattern[str]:
+    """One pattern that finds something wherever a phrase of the table would: when it finds
+    nothing, no phrase of the table matches, and the parser skips the table's scans."""
+    bodies = (re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern) for _, pattern in table)
+    return re.compile("|".join(f"(?:{body})" for body in bodies))
+
+
+PRE_ANY, POST_ANY = any_of(PRE_PHRASES), any_of(POST_PHRASES)
+
 _M = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _WD = "|".join(_DAYS)
 _N = "|".join(sorted(_NUMBERS, key=len, reverse=True)) + r"|\d{1,3}"

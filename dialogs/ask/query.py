@@ -141,6 +141,10 @@ class Words:
             self._free = (key, free, starts, " ".join(self.words[i] for i in free))
         return self._free[1:]
 
+    def finds(self, pattern: re.Pattern[str]) -> bool:
+        """True when the pattern matches the words not yet used, joined (none are marked)."""
+        return pattern.search(self._unused()[2]) is not None
+
     def scan(self, find: re.Pattern[str] | Callable[[str], list[ph.TimeFact]]) -> list[Any]:
         """Matches (or date phrases) in the words not yet used, joined; marks their words used."""
         free, starts, text = self._unused()
