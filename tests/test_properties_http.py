@@ -382,18 +382,23 @@ other_data = st.fixed_dictionaries({}, optional={
 @example(verb="checkin.refresh", data={"token": "abc\x00"}, who="Karen Dolton", execute=True)
 @example(verb="ask.more", data={"question": "red\x00actions", "page": 1}, who="Karen Dolton",
          execute=True)
+@example(verb="people.link", data={"lead": "\U0001d518" * 45000, "user": "\U0001d518" * 45000},
+         who="Sam Admin", execute=False)  # over 1 MiB as JSON: refused with 413 (was a failure)
 async def test_other_card_actions_answer_and_only_an_admin_link_writes(world, crashes, verb,
                                                                        data, who, execute):
     before, count = await stored(world.engine), len(world.fake.sent)
+    activity = (teams.card_execute(world.url, verb, data, who=PEOPLE[who]) if execute else
+                teams.card_submit(world.url, {**data, "verb": verb}, who=PEOPLE[who]))
+    response = await _post(world, activity)
+    if response.status == 413:  # larger than the 1 MiB a Teams message can be: refused
+        assert len(json.dumps(activity).encode()) > MAX_BODY
+        assert_unchanged(before, await stored(world.engine), f"{who} sending {verb} (413)")
+        return
     if execute:
-        response = await _post(world, teams.card_execute(world.url, verb, data,
-                                                         who=PEOPLE[who]))
         body = await response.json()
         assert body["statusCode"] == 200 and body["type"] == CARD, body
         _assert_clear([{"attachments": [{"contentType": CARD, "content": body["value"]}]}])
     else:
-        response = await _post(world, teams.card_submit(world.url, {**data, "verb": verb},
-                                                        who=PEOPLE[who]))
         assert response.status in (200, 201)
         _assert_clear(await world.replies_since(count))
     assert crashes() == []
