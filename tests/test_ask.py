@@ -302,6 +302,24 @@ async def test_questions_with_the_same_filters_share_one_statement_and_keep_thei
     assert answer_module.filtered(frozenset({"plan"})) is not answer_module.filtered(shapes[0])
 
 
+async def test_an_answers_statement_is_rendered_once_not_again_at_each_execution(sessions):
+    """With one value per filter, the list statement has no literal-execute or expanding
+    parameter (SQLAlchemy renders those into the SQL again at every execution): the leads'
+    separator is written in the SQL, not sent as a literal parameter."""
+    from dialogs.ask import answer as answer_module
+
+    async with sessions() as session:
+        dialect = (await session.connection()).dialect
+    for shape in ({"plan", "rags=1"}, {"plan", "themes=1", "overdue"}, {"refs=1"}):
+        for show in (False, True):
+            compiled = answer_module._listed(frozenset(shape), show, 200).compile(
+                dialect=dialect)
+            assert not compiled.literal_execute_params and not compiled.post_compile_params, (
+                shape, show)
+    many = answer_module._listed(frozenset({"rags"}), False, 200).compile(dialect=dialect)
+    assert many.post_compile_params  # two values or more: an expanding IN, as it must be
+
+
 def _facts(element) -> list[dict]:
     """Every FactSet fact in a card."""
     if isinstance(element, dict):

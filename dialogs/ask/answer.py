@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from dialogs.ask.parse import Matcher
 from dialogs.ask.query import Query, Vocabulary
@@ -349,11 +351,30 @@ _AS_STORED = ("due_date", "last_update_at")  # not converted for every row: Row 
 _SHOW_COLUMNS = ("measures",)  # and the objective (_listed joins it for "show")
 
 
+class _lead_items(FunctionElement):
+    """Strings joined with _LEADS_SEP, the separator written in the SQL as a character code.
+    (func.aggregate_strings sends its separator as a literal-execute parameter, and SQLAlchemy
+    then renders the statement again at every execution.)"""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_lead_items)
+def _lead_items_sqlite(element, compiler, **kw) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, char({ord(_LEADS_SEP)}))"
+
+
+@compiles(_lead_items, "postgresql")
+def _lead_items_postgresql(element, compiler, **kw) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, chr({ord(_LEADS_SEP)}))"
+
+
 def _leads_column():
     """An action's lead cells as one string of 'position, name' items (a correlated subquery):
     neither group_concat nor string_agg promise an order, so _lead_cells sorts them."""
     item = ActionLead.position.op("||")(_FIELD_SEP).op("||")(ActionLead.name)
-    return (select(func.aggregate_strings(item, _LEADS_SEP))
+    return (select(_lead_items(item))
             .where(ActionLead.action_id == Action.id).scalar_subquery())
 
 
