@@ -38,8 +38,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bench.common import cpu_model
 from bench.seed import NOW, TODAY, drop_schema
 from cards.digest import digest_card
-from dialogs.ask.answer import lexicon, lexicon_stamp
-from dialogs.ask.dialog import MAX_ROWS, answer_text, ask
+from dialogs.ask.answer import lexicon, lexicon_stamp, run
+from dialogs.ask.dialog import MAX_ROWS, answer_text, ask, reply_for
+from dialogs.checkin_submit import acting_person
 from dialogs.context import Deps, Turn
 from dialogs.digest import digest_view
 from storage.db import make_engine, reading, session_factory
@@ -255,6 +256,31 @@ async def time_turn(deps: Deps, turn: Turn) -> float:
     return elapsed
 
 
+PHASES = ("session", "lexicon", "parse", "asker + SQL", "card")
+
+
+async def time_phases(deps: Deps, turn: Turn) -> list[float]:
+    """One turn's steps, as answer_text takes them, each timed apart (ms): the read-only
+    session (open and end), the lexicon check, the parse, the asker and the SQL, the card."""
+    today = deps.today()
+    started = time.perf_counter()
+    async with reading(deps.sessions) as session:
+        opened = time.perf_counter()
+        lex = await lexicon(session=session)
+        checked = time.perf_counter()
+        query = lex.parse(turn.text, today=today)
+        parsed = time.perf_counter()
+        asker = await acting_person(session, turn) if query.mine else None
+        answer = await run(session, query, lex, today=today, tz=deps.timezone,
+                           asker_id=asker.id if asker else None, limit=MAX_ROWS)
+        answered = time.perf_counter()
+        await reply_for(session, answer, today=today)
+        carded = time.perf_counter()
+    ended = time.perf_counter()
+    return [took * 1000 for took in (opened - started + ended - carded, checked - opened,
+                                       parsed - checked, answered - parsed, carded - answered)]
+
+
 async def time_hand(sessions, statements) -> float:
     """The hand-written SQL of one question, rows fetched, in ms."""
     started = time.perf_counter()
@@ -320,6 +346,11 @@ async def bench(url: str, schema: str | None, repeat: int, do_explain: bool) -> 
             for q in QUESTIONS:
                 pipe[q.key].append(await time_turn(deps, turns[q.key]))
                 hand[q.key].append(await time_hand(sessions, hands[q.key]))
+        phases: list[list[float]] = [[] for _ in PHASES]
+        for _ in range(repeat):
+            for q in QUESTIONS:
+                for values, took in zip(phases, await time_phases(deps, turns[q.key]), strict=True):
+                    values.append(took)
         stamp = []
         for _ in range(repeat):
             async with sessions() as session:
@@ -342,6 +373,7 @@ async def bench(url: str, schema: str | None, repeat: int, do_explain: bool) -> 
     finally:
         await engine.dispose()
     report.update(facts=facts.__dict__, pipe=pipe, hand=hand, stamp=stamp, digest=digest,
+                  phases=dict(zip(PHASES, phases, strict=True)),
                   digest_actions=actions)
     return report
 
@@ -401,6 +433,8 @@ def print_report(report: dict, seeded: dict, args) -> bool:
     print(f"Ratio (pipeline p50 / hand SQL p50): overall {ratio:.2f}, per question median "
           f"{statistics.median(ratios):.2f}, worst {max(ratios):.2f}; p95 ratio "
           f"{p95 / pct(every_h, .95):.2f}")
+    print("Steps of a turn, timed apart (p50 ms): " + ", ".join(
+        f"{name} {pct(values, .5):.2f}" for name, values in report["phases"].items()))
     digest_p95 = pct(report["digest"], .95)
     print(f"Weekly digest ({report['digest_actions']}-action plan, view + card): p50 "
           f"{pct(report['digest'], .5):.1f} ms, p95 {digest_p95:.1f} ms")
