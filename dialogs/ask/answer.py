@@ -360,8 +360,8 @@ class _lead_items(FunctionElement):
     inherit_cache = True
 
 
-@compiles(_lead_items)
-def _lead_items_sqlite(element, compiler, **kw) -> str:
+@compiles(_lead_items)  # SQLite (and any dialect but PostgreSQL)
+def _lead_items_group_concat(element, compiler, **kw) -> str:
     return f"group_concat({compiler.process(element.clauses, **kw)}, char({ord(_LEADS_SEP)}))"
 
 
