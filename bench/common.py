@@ -114,12 +114,16 @@ class ConnectorProcess:
             self.process.wait()
 
 
-def start_connector(*, faults: float, lost_answers: float, seed: int,
-                    log: Path) -> ConnectorProcess:
-    """Start the fake connector on a free port and wait until it listens."""
+BENCH_TEAMS_APP_ID = "6f1e2b7a-53c4-4d0e-9a51-2b8c1e0f4d7e"  # the manifest id the fakes use
+
+
+def start_connector(*, faults: float, lost_answers: float, seed: int, log: Path,
+                    graph: bool = False) -> ConnectorProcess:
+    """Start the fake connector (with graph: and a fake Graph) on a free port; wait for it."""
+    extra = ["--graph", BENCH_TEAMS_APP_ID] if graph else []
     process = subprocess.Popen(
         [str(PYTHON), "-m", "bench.teams_connector", "--port", "0", "--faults", str(faults),
-         "--lost-answers", str(lost_answers), "--seed", str(seed)],
+         "--lost-answers", str(lost_answers), "--seed", str(seed), *extra],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=log.open("w"), text=True)
     line = process.stdout.readline()
     if not line.startswith("listening on "):
@@ -294,14 +298,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_serve(*, url: str, port: int, workdir: Path, log: Path,
-                lease: float | None) -> subprocess.Popen:
-    """Run `planbot serve --local --port P` (optionally with a shorter lease) on `url`."""
+def start_serve(*, url: str, port: int, workdir: Path, log: Path, lease: float | None,
+                graph: str | None = None) -> subprocess.Popen:
+    """Run `planbot serve --local --port P` (optionally with a shorter lease) on `url`; with
+    graph (the fake connector's URL), the read-back asks that fake Graph."""
     command = [str(ROOT / ".venv" / "bin" / "planbot"), "serve", "--local", "--port", str(port)]
     env = {**os.environ, "DATABASE_URL": url, "PLANBOT_LOCAL": "1",
            "PLANBOT_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
     if lease is not None:
         env["PLANBOT_SEND_LEASE_SECONDS"] = str(lease)
+    if graph is not None:
+        env.update({"PLANBOT_GRAPH_READBACK": "1", "PLANBOT_GRAPH_URL": graph + "graph/v1.0",
+                    "PLANBOT_GRAPH_TOKEN_URL": graph + "login/{tenant}/oauth2/v2.0/token",
+                    "PLANBOT_TEAMS_APP_ID": BENCH_TEAMS_APP_ID})
     # cwd is the scratch folder, so no .env of the checkout is read
     return subprocess.Popen(command, cwd=workdir, env=env, stdout=log.open("a"),
                             stderr=subprocess.STDOUT)

@@ -7,9 +7,12 @@ drains the outbox. With --crash K, planbot is SIGKILLed at K random points and r
 
 Run:  .venv/bin/python -m bench.fanout [--n 10000] [--rate 45] [--faults 0.02] [--seed 1]
       .venv/bin/python -m bench.fanout --crash 5          (benchmark 2; or python -m bench.crash)
+      add --readback: planbot looks for a card in the chat (a fake Microsoft Graph serving what
+      the connector accepted) before sending again one whose outcome it does not know
 Exit: 0 = nothing lost or duplicated; 3 = nothing lost, but duplicates, all of them explained
 (a send accepted by the connector whose 'sent' was never committed: killed in between, or the
-answer lost); 1 = anything else (lost, unexplained duplicates, a wrong card, a stall).
+answer lost) and no read-back; 1 = anything else (lost, unexplained duplicates, any duplicate
+with --readback, a wrong card, a stall).
 """
 
 from __future__ import annotations
@@ -91,6 +94,8 @@ class Result:
     tail: float = 0.0  # the gap before the very last request (a retry's backoff, mostly)
     kills: list[Kill] = field(default_factory=list)
     stalled: str | None = None
+    readback: bool = False  # planbot read the chat back before sending again (fake Graph)
+    graph: dict = field(default_factory=dict)  # what the fake Graph was asked
 
     @property
     def floor(self) -> float:
@@ -112,7 +117,9 @@ def problems(result: Result) -> list[str]:
         found.append(f"{result.lost} cards lost")
     if result.failed:
         found.append(f"{result.failed} outbox rows failed")
-    if result.duplicated > result.explained_duplicates:
+    if result.readback and result.duplicated:
+        found.append(f"{result.duplicated} duplicated despite the read-back")
+    elif result.duplicated > result.explained_duplicates:
         found.append(f"{result.duplicated - result.explained_duplicates} unexplained duplicates")
     if result.unexpected:
         found.append(f"{result.unexpected} sends to conversations nobody queued")
@@ -162,7 +169,7 @@ class Runner:
 
     def __init__(self, args: argparse.Namespace, workdir: Path, url: str) -> None:
         self.args, self.workdir, self.url = args, workdir, url
-        self.result = Result(n=args.n, rate=args.rate)
+        self.result = Result(n=args.n, rate=args.rate, readback=args.readback)
         self.reader = OutboxReader(url)
         self.connector: ConnectorProcess | None = None
         self._cpu = 0.0
@@ -175,12 +182,14 @@ class Runner:
         if self.args.concurrency:
             os.environ["PLANBOT_SEND_CONCURRENCY"] = str(self.args.concurrency)
         return start_serve(url=self.url, port=self.port, workdir=self.workdir,
-                           log=self.workdir / "planbot.log", lease=self.args.lease)
+                           log=self.workdir / "planbot.log", lease=self.args.lease,
+                           graph=self.connector.url if self.args.readback else None)
 
     async def run(self) -> Result:
         args = self.args
         self.connector = start_connector(faults=args.faults, lost_answers=args.lost_answers,
-                                         seed=args.seed, log=self.workdir / "connector.log")
+                                         seed=args.seed, log=self.workdir / "connector.log",
+                                         graph=args.readback)
         try:
             self.result.database = await database_name(self.url)
             seeded = await seed(self.url, args.n, self.connector.url, utcnow(),
@@ -275,6 +284,7 @@ class Runner:
         queued = {row[1] for row in rows}
         result = self.result
         result.counts = stats["counts"]
+        result.graph = stats.get("graph") or {}
         result.peak_tenant_rate = stats["peak_tenant_rate"]
         result.statuses = dict(Counter(row[2] for row in rows))
         result.failed = result.statuses.get("failed", 0)
@@ -333,14 +343,19 @@ def report(result: Result, args: argparse.Namespace) -> list[str]:
         f"{result.long_gaps}, longest {result.longest_gap * 1000:.0f} ms (after request "
         f"{result.gap_at}), last {result.tail * 1000:.0f} ms",
         f"outbox: {result.statuses}",
+        (f"read-back (fake Graph): {result.graph.get('messages', 0)} message listings, "
+         f"{result.graph.get('installedApps', 0)} app lookups, {result.graph.get('chat', 0)} "
+         f"chat lookups" if result.readback else "read-back: off (planbot's default)"),
         f"peak RSS of planbot serve: {result.peak_rss_kb / 1024:.1f} MiB (target < 300 MB); "
         f"its CPU time {result.cpu:.1f} s ({1000 * result.cpu / max(1, result.attempts):.1f} ms "
         "per attempt, startup included)",
     ]
     for number, kill in enumerate(result.kills, 1):
+        fate = ("looked for in the chat before any resend" if result.readback
+                else "resent after the lease: duplicates")
         lines.append(f"kill {number}: after {kill.accepted} accepted (target {kill.target}); "
                      f"{kill.left_sending} rows leased, {kill.in_flight_accepted} more of them "
-                     "already accepted by the connector (resent after the lease: duplicates)")
+                     f"already accepted by the connector ({fate})")
     found = problems(result)
     lines.append("RESULT: " + ("; ".join(found) if found else
                                "0 lost, 0 duplicated" if not result.duplicated else
@@ -369,6 +384,8 @@ def parser(crash: int = 0) -> argparse.ArgumentParser:
                               "dropped); default: a SQLite file in a scratch folder")
     options.add_argument("--skip-unlinked-report", dest="full_round", action="store_false",
                          help="skip start_round's closing list of unlinked leads")
+    options.add_argument("--readback", action="store_true",
+                         help="PLANBOT_GRAPH_READBACK against a fake Graph in the connector")
     options.add_argument("--keep", action="store_true", help="keep the scratch folder / schema")
     return options
 

@@ -1,10 +1,12 @@
 """A fake Bot Connector (its own process, 127.0.0.1) that enforces Teams' limits and injects faults.
 
 Run: .venv/bin/python -m bench.teams_connector --port 0 --faults 0.02 --lost-answers 0 --seed 1
+     [--graph TEAMS_APP_ID]
 It prints `listening on PORT` once it serves. Routes:
   POST /v3/conversations/{id}/activities[/{activity id}]  a send (what BotDelivery calls)
   GET  /count     accepted sends so far (cheap, for polling)
   GET  /stats     counters, first/last accept (wall clock) and accepts per conversation
+  with --graph: bench.fake_graph's token and Graph routes, listing every accepted message
 
 Per request, in this order:
   1. a "not received" drop (share faults/2): the connection is closed before anything is read
@@ -30,6 +32,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from aiohttp import web
+
+from bench.fake_graph import FakeGraph
 
 CONVERSATION_LIMITS: tuple[tuple[float, int], ...] = (
     (1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
@@ -58,6 +62,7 @@ class Connector:
     counts: Counter = field(default_factory=Counter)
     accepted: Counter = field(default_factory=Counter)  # conversation id -> accepts
     tokens: dict[str, set[str]] = field(default_factory=dict)  # conversation -> card tokens
+    graph: FakeGraph | None = None
     first_accept: float | None = None
     last_accept: float | None = None
     peak_tenant_rate: int = 0  # most requests counted in any 1 s window
@@ -75,6 +80,8 @@ class Connector:
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self.send)
         app.router.add_get("/count", self.count)
         app.router.add_get("/stats", self.stats)
+        if self.graph is not None:
+            self.graph.add_routes(app)
         return app
 
     def _throttle(self, cid: str, now: float) -> float:
@@ -121,10 +128,13 @@ class Connector:
         self.first_accept = self.first_accept or wall
         self.last_accept = wall
         self.tokens.setdefault(cid, set()).update(card_tokens(body))
+        activity_id = f"act-{self.counts['accepted']}"
+        if self.graph is not None:
+            self.graph.record(body, cid, activity_id)
         if self.lost_answers and self._rng.random() < self.lost_answers:
             self.counts["answers_lost"] += 1
             return await self._drop(request)
-        return web.json_response({"id": f"act-{self.counts['accepted']}"})
+        return web.json_response({"id": activity_id})
 
     async def count(self, _request: web.Request) -> web.Response:
         """Accepted sends so far."""
@@ -138,7 +148,8 @@ class Connector:
             "counts": dict(self.counts), "accepted": dict(self.accepted),
             "tokens": {cid: sorted(found) for cid, found in self.tokens.items()},
             "first_accept": self.first_accept, "last_accept": self.last_accept,
-            "peak_tenant_rate": self.peak_tenant_rate})
+            "peak_tenant_rate": self.peak_tenant_rate,
+            "graph": dict(self.graph.counts) if self.graph is not None else None})
 
 
 def card_tokens(body: dict) -> list[str]:
@@ -187,8 +198,11 @@ def main() -> None:
     parser.add_argument("--lost-answers", type=float, default=0.0,
                         help="share of accepted sends whose answer is lost (duplicates)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--graph", metavar="TEAMS_APP_ID", default=None,
+                        help="also serve a fake Microsoft Graph listing the accepted messages")
     args = parser.parse_args()
-    connector = Connector(faults=args.faults, lost_answers=args.lost_answers, seed=args.seed)
+    connector = Connector(faults=args.faults, lost_answers=args.lost_answers, seed=args.seed,
+                          graph=FakeGraph(args.graph) if args.graph else None)
     try:
         asyncio.run(serve(connector, args.port))
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ from bot.adapter import create_adapter
 from bot.config import Settings
 from bot.downloads import download_handler
 from bot.proactive import BotDelivery
+from bot.readback import GraphReadback
 from bot.scheduler import Scheduler
 from bot.sender import Sender
 from bot.teams_bot import PlanBot
@@ -110,8 +111,9 @@ def workers(settings: Settings, engine: AsyncEngine, adapter, clock: Clock):
     async def context(app: web.Application):
         sessions = session_factory(engine)
         stop = asyncio.Event()
+        readback = GraphReadback(settings, clock=clock) if settings.graph_readback else None
         sender = Sender(sessions, BotDelivery(adapter, settings, clock=clock), clock,
-                        **settings.sender_options())
+                        readback=readback, **settings.sender_options())
         scheduler = Scheduler(sessions, clock, timezone=settings.timezone)
         tasks = [asyncio.create_task(sender.run(stop), name="sender"),
                  asyncio.create_task(scheduler.run(stop), name="scheduler")]
@@ -119,6 +121,8 @@ def workers(settings: Settings, engine: AsyncEngine, adapter, clock: Clock):
         yield
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if readback is not None:
+            await readback.close()
 
     return context
 

@@ -178,21 +178,27 @@ async def deliver_queued(settings: Settings, sessions, *, wait: float, out) -> N
     """Send what the outbox holds now, for up to `wait` seconds, and say how it went."""
     from bot.adapter import create_adapter
     from bot.proactive import BotDelivery
+    from bot.readback import GraphReadback
     from bot.sender import Sender
     from storage.outbox import pending_count
 
+    readback = GraphReadback(settings) if settings.graph_readback else None
     sender = Sender(sessions, BotDelivery(create_adapter(settings), settings,
                                           clock=system_clock), system_clock,
-                    **settings.sender_options())
+                    readback=readback, **settings.sender_options())
     deadline = asyncio.get_running_loop().time() + wait
-    while True:
-        sent = await sender.drain_once()
-        async with sessions() as session:
-            left = await pending_count(session=session)
-        if left == 0 or asyncio.get_running_loop().time() > deadline:
-            break
-        if sent == 0:
-            await asyncio.sleep(0.5)
+    try:
+        while True:
+            sent = await sender.drain_once()
+            async with sessions() as session:
+                left = await pending_count(session=session)
+            if left == 0 or asyncio.get_running_loop().time() > deadline:
+                break
+            if sent == 0:
+                await asyncio.sleep(0.5)
+    finally:
+        if readback is not None:
+            await readback.close()
     print("All queued cards delivered." if left == 0 else
           f"{left} cards are still queued (retrying); the running bot delivers them.", file=out)
 
@@ -212,8 +218,11 @@ async def outbox_cmd(settings: Settings, *, status: str | None, out=None) -> Non
     if not rows:
         print("The outbox is empty" + (f" for status {status!r}." if status else "."), file=out)
     for row in rows:
+        unknown = (f"a send that began {row.posted_at:%Y-%m-%d %H:%M:%S} UTC may have arrived; "
+                   if row.posted_at is not None and row.status in ("pending", "sending")
+                   else "")
         print(f"{row.id}\t{row.status}\t{row.kind}\t{row.conversation_id[:40]}\t"
-              f"attempts {row.attempts}\t{row.last_error or ''}", file=out)
+              f"attempts {row.attempts}\t{unknown}{row.last_error or ''}", file=out)
 
 
 async def serve(settings: Settings, *, demo_plan: Path | None = None) -> None:

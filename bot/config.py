@@ -55,6 +55,16 @@ class Settings(BaseSettings):
     send_lease_seconds: float = Field(60.0, ge=1, le=3600, validation_alias=_alias(
         "PLANBOT_SEND_LEASE_SECONDS", "send_lease_seconds"))  # a dead sender's rows wait this long
 
+    graph_readback: bool = Field(False, validation_alias=_alias(
+        "PLANBOT_GRAPH_READBACK", "graph_readback"))  # look before sending a card again
+    graph_url: str = Field("https://graph.microsoft.com/v1.0", validation_alias=_alias(
+        "PLANBOT_GRAPH_URL", "graph_url"))
+    graph_token_url: str = Field(
+        "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+        validation_alias=_alias("PLANBOT_GRAPH_TOKEN_URL", "graph_token_url"))
+    teams_app_id: str = Field("", validation_alias=_alias(
+        "PLANBOT_TEAMS_APP_ID", "teams_app_id"))  # the manifest's id; default: the bot's app id
+
     def sender_options(self) -> dict[str, object]:
         """Keyword arguments for bot.sender.Sender from the settings."""
         from datetime import timedelta
@@ -91,6 +101,12 @@ class Settings(BaseSettings):
                                  "client secret of the bot's app registration")
         if self.app_id and self.app_type == "SingleTenant" and not self.app_tenant_id:
             raise ValueError("MicrosoftAppType=SingleTenant needs MicrosoftAppTenantId")
+        if self.graph_readback and self.app_id and self.app_type == "UserAssignedMSI":
+            raise ValueError("PLANBOT_GRAPH_READBACK needs the app's client secret "
+                             "(MicrosoftAppPassword); a managed identity is not supported")
+        if self.graph_readback and not self.app_id and not self.local:
+            raise ValueError("PLANBOT_GRAPH_READBACK needs MicrosoftAppId and "
+                             "MicrosoftAppPassword (Graph signs in as the bot's app)")
         return self
 
     @property

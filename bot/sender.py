@@ -1,8 +1,13 @@
 """Drains the outbox: Teams rate limits, retries with backoff, Retry-After; marks sent / failed.
 
-Delivery is at least once: a row is leased ('sending') and committed before its send, and its
-outcome is committed right after. A process that dies between the two leaves the row 'sending';
-it is sent again once the lease expires. A row marked 'sent' is never claimed again.
+Delivery: a row is leased ('sending') and, right before its send, stamped posted_at (committed,
+and only while the lease is still ours); its outcome is committed right after. A process that
+dies between the two leaves the row 'sending' with posted_at set: whether Teams got it is
+unknown. After the lease it is claimed again; with a read-back (bot.readback, Microsoft Graph)
+the sender first looks for it in the chat and records it as sent if it is there, so it is sent
+exactly once; without one it is sent again (at least once: the lead may see it twice). The
+same holds for answers that leave the outcome unknown (5xx, dropped connection, timeout); a
+429 or 412 means Teams did not take it, so posted_at is cleared. A 'sent' row is never claimed.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import asyncio
 import bisect
 import logging
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -18,6 +24,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.proactive import DeliveryResult
+from bot.readback import Readback
 from storage.db import transaction
 from storage.models import ConversationRef, Outbox
 from storage.outbox import (
@@ -27,6 +34,7 @@ from storage.outbox import (
     mark_failed,
     mark_retry,
     mark_sent,
+    start_send,
 )
 
 log = logging.getLogger(__name__)
@@ -43,6 +51,16 @@ class Delivery(Protocol):
 
     async def deliver(self, row: Outbox, reference_json: str) -> DeliveryResult:
         """Send the row's activity; never raises."""
+        ...
+
+
+class Lookup(Protocol):
+    """Anything that can look for a row's message in its chat (GraphReadback, or a fake)."""
+
+    settle: timedelta  # how long after a send the message may take to be listed
+
+    async def find(self, row: Outbox, reference_json: str) -> Readback:
+        """Whether the row's message is in its conversation; never raises."""
         ...
 
 
@@ -125,7 +143,7 @@ class Sender:
                  max_attempts: int = 8, lease: timedelta = timedelta(seconds=60),
                  batch: int = 50, concurrency: int = 16, idle_seconds: float = 1.0,
                  backoff_base: float = 1.0, backoff_cap: float = 60.0,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, readback: Lookup | None = None) -> None:
         self._sessions, self._delivery, self._clock, self._sleep = sessions, delivery, clock, sleep
         self._max_attempts, self._lease, self._batch = max_attempts, lease, batch
         self._slots = asyncio.Semaphore(concurrency)
@@ -139,6 +157,8 @@ class Sender:
         self._order: dict[str, tuple[asyncio.Lock, int]] = {}  # conversation -> lock, users
         self._held: dict[int, Outbox] = {}  # claimed here and not handled yet, by row id
         self._lease_lock = asyncio.Lock()  # one renewal of a row's lease at a time
+        self._readback = readback
+        self.looked_back: Counter[str] = Counter()  # read-backs: found / not found / unknown
 
     def backoff(self, attempts: int) -> float:
         """Full-jitter exponential backoff: uniform(0, min(cap, base * 2 ** (attempts - 1)))."""
@@ -268,6 +288,11 @@ class Sender:
             self._room.set()
 
     async def _send_one(self, row: Outbox, reference: ConversationRef | None) -> None:
+        earlier = row.posted_at  # a send that may have arrived began then (None: no such send)
+        if earlier is not None and self._readback is not None and reference is not None:
+            done, earlier = await self._look_back(row, reference)
+            if done:
+                return
         if row.attempts > self._max_attempts:  # re-claimed after leases ran out while sending
             await self._fail(row, f"gave up after {row.attempts - 1} attempts; last error: "
                                   f"{row.last_error or 'the lease ran out while sending'}")
@@ -276,37 +301,79 @@ class Sender:
             await self._fail(row, "no conversation reference")
             return
         async with self._slots:
+            # Stamped before the rate limit's wait, so the wait cannot space sends unevenly;
+            # a posted_at a little early only widens the read-back's search.
+            started = earlier or self._clock()
+            if not await self._start(row, started):
+                return
             stamp = await self.limiter.acquire(row.conversation_id)
             try:
-                if not await self._keep_lease(row):
-                    return
                 result = await self._delivery.deliver(row, reference.reference_json)
             finally:
                 self.limiter.release(row.conversation_id, stamp)
-        await self._record(row, result)
+        # A 5xx, a dropped connection or a timeout leaves it unknown whether Teams took it.
+        unknown = result.status is None or result.status >= 500
+        await self._record(row, result, posted_at=started if unknown else earlier)
+
+    async def _look_back(self, row: Outbox,
+                         reference: ConversationRef) -> tuple[bool, datetime | None]:
+        """Before sending again a row whose last send may have arrived, look for it in the chat.
+
+        Returns (done, posted_at): done when the row's outcome is recorded (found: sent; or
+        put back to try the read-back later); else send, keeping posted_at only if unknown.
+        """
+        wait = (row.posted_at + self._readback.settle - self._clock()).total_seconds()
+        if wait > 0:  # a message Teams has just taken can be missing from Graph for a moment
+            await self._sleep(wait)
+        try:
+            found = await self._readback.find(row, reference.reference_json)
+        except Exception as exc:  # noqa: BLE001 - a read-back must never lose the row
+            found = Readback(None, error=f"{type(exc).__name__}: {exc}")
+        if found.found:
+            self.looked_back["found"] += 1
+            log.info("outbox row %s was delivered before (message %s): recorded, not resent",
+                     row.id, found.message_id)
+            now = self._clock()
+            await self._commit(row, lambda s: mark_sent(session=s, row_id=row.id, now=now,
+                                                        activity_id=found.message_id))
+            return True, None
+        if found.found is False:
+            self.looked_back["not found"] += 1
+            return False, None
+        self.looked_back["unknown"] += 1
+        error = f"could not check whether the last send arrived: {found.error}"
+        if not found.final and row.attempts < self._max_attempts:
+            delay = self.backoff(row.attempts)
+            log.warning("outbox row %s: %s; asking again in %.1fs", row.id, error, delay)
+            until, posted = self._clock() + timedelta(seconds=delay), row.posted_at
+            await self._commit(row, lambda s: mark_retry(session=s, row_id=row.id, error=error,
+                                                         next_attempt_at=until,
+                                                         posted_at=posted))
+            return True, None
+        log.warning("outbox row %s: %s; sending it again (the lead may see it twice)",
+                    row.id, error)
+        return False, row.posted_at
 
     def _fresh(self, row: Outbox) -> bool:
         return (row.lease_until is not None
                 and row.lease_until - self._clock() > self._lease / 2)
 
-    async def _keep_lease(self, row: Outbox) -> bool:
-        """Renew a lease about to run out (after long waits); False if the row was lost."""
-        if self._fresh(row):
-            return True
+    async def _start(self, row: Outbox, posted_at: datetime) -> bool:
+        """Stamp posted_at and renew the lease, committed before the send; False (not sent)
+        when the row is no longer ours (its lease ran out and another sender took it)."""
         async with self._lease_lock:  # the lease keeper may be renewing it right now
-            if self._fresh(row):
-                return True
-            now = self._clock()
+            until = self._clock() + self._lease
             async with transaction(self._sessions) as session:
-                kept = await extend_lease(session=session, row_id=row.id,
-                                          lease_until=row.lease_until, until=now + self._lease)
+                kept = await start_send(session=session, row_id=row.id, posted_at=posted_at,
+                                        lease_until=row.lease_until, until=until)
             if kept:
-                row.lease_until = now + self._lease
+                row.lease_until, row.posted_at = until, posted_at
         if not kept:
             log.warning("outbox row %s is no longer ours (lease taken over); not sent", row.id)
         return kept
 
-    async def _record(self, row: Outbox, result: DeliveryResult) -> None:
+    async def _record(self, row: Outbox, result: DeliveryResult, *,
+                      posted_at: datetime | None) -> None:
         now = self._clock()
         if result.ok:
             await self._commit(row, lambda s: mark_sent(session=s, row_id=row.id, now=now,
@@ -326,7 +393,8 @@ class Sender:
                         row.id, row.kind, row.conversation_id, row.attempts, delay, error)
             until = now + timedelta(seconds=delay)
             await self._commit(row, lambda s: mark_retry(session=s, row_id=row.id, error=error,
-                                                         next_attempt_at=until))
+                                                         next_attempt_at=until,
+                                                         posted_at=posted_at))
 
     async def _fail(self, row: Outbox, error: str) -> None:
         log.warning("outbox row %s (%s to %s) failed for good: %s", row.id, row.kind,

@@ -249,6 +249,10 @@ class Outbox(SQLModel, table=True):
     sent_activity_id: str | None = None
     created_at: datetime = _when(default_factory=utcnow)
     sent_at: datetime | None = _when(default=None, nullable=True)
+    # When a send that may have reached Teams began (committed before the POST); cleared when
+    # Teams' answer shows it did not arrive. Set on a row not yet sent: the outcome is unknown,
+    # and the sender asks Microsoft Graph (when allowed) before sending it again.
+    posted_at: datetime | None = _when(default=None, nullable=True)
 
 
 class ChannelSubscription(SQLModel, table=True):

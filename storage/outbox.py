@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +17,26 @@ from storage.models import Checkin, ConversationRef, Outbox
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 _UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
+MARKER_PREFIX = "planbot-outbox-"
+
+
+def marker(key: str) -> str:
+    """The id of the hidden element that marks a row's card, so the sent message can be found
+    again in the chat (bot.readback) when it is unknown whether a send arrived."""
+    return MARKER_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def with_marker(activity: dict[str, Any], key: str) -> dict[str, Any]:
+    """A copy of the activity whose Adaptive Cards end with an invisible, empty Container whose
+    id is the row's marker (valid Adaptive Cards 1.5; Teams keeps element ids)."""
+    marked = copy.deepcopy(activity)
+    for attachment in marked.get("attachments") or []:
+        content = attachment.get("content") if isinstance(attachment, dict) else None
+        if attachment.get("contentType") == ADAPTIVE_CARD and isinstance(content, dict):
+            content.setdefault("body", []).append(
+                {"type": "Container", "id": marker(key), "isVisible": False, "items": []})
+    return marked
 
 
 def _insert_for(session: AsyncSession):
@@ -26,12 +48,13 @@ async def enqueue(*, session: AsyncSession, key: str, kind: str, conversation_id
                   activity: dict[str, Any], now: datetime, checkin_id: int | None = None) -> bool:
     """Queue one message; False (and nothing changed) when the idempotency key exists already.
 
-    Uses INSERT .. ON CONFLICT DO NOTHING on SQLite and PostgreSQL, so the caller's transaction
+    The activity's cards get the row's marker (with_marker). Uses INSERT .. ON CONFLICT DO
+    NOTHING on SQLite and PostgreSQL, so the caller's transaction
     is never disturbed: with storage/db.py's aiosqlite setup, a SAVEPOINT that opens the
     transaction commits on RELEASE, so begin_nested() is only the fallback for other databases.
     """
     values = {"idempotency_key": key, "kind": kind, "conversation_id": conversation_id,
-              "activity_json": json.dumps(activity), "checkin_id": checkin_id,
+              "activity_json": json.dumps(with_marker(activity, key)), "checkin_id": checkin_id,
               "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
     insert = _insert_for(session)
     if insert is not None:
@@ -110,6 +133,17 @@ async def extend_lease(*, session: AsyncSession, row_id: int, lease_until: datet
     return (await session.execute(statement)).rowcount == 1
 
 
+async def start_send(*, session: AsyncSession, row_id: int, lease_until: datetime | None,
+                     until: datetime, posted_at: datetime) -> bool:
+    """Before a send: record when it began (posted_at) and renew the lease, only while the row
+    is still 'sending' under the lease we hold; False (nothing written) when it is not ours."""
+    statement = (update(Outbox).where(Outbox.id == row_id, Outbox.status == SENDING,
+                                      Outbox.lease_until == lease_until)
+                 .values(lease_until=until, posted_at=posted_at)
+                 .execution_options(synchronize_session=False))
+    return (await session.execute(statement)).rowcount == 1
+
+
 async def _finish(session: AsyncSession, row_id: int, **values: Any) -> bool:
     statement = (update(Outbox).where(Outbox.id == row_id, Outbox.status != SENT)
                  .values(lease_until=None, **values)
@@ -118,10 +152,13 @@ async def _finish(session: AsyncSession, row_id: int, **values: Any) -> bool:
 
 
 async def mark_retry(*, session: AsyncSession, row_id: int, error: str,
-                     next_attempt_at: datetime) -> bool:
-    """Put a row back to pending for another attempt; never touches a row already sent."""
+                     next_attempt_at: datetime, posted_at: datetime | None = None) -> bool:
+    """Put a row back to pending for another attempt; never touches a row already sent.
+
+    posted_at: when a send that may have arrived began (None: no send of it can have arrived).
+    """
     return await _finish(session, row_id, status=PENDING, last_error=error[:2000],
-                         next_attempt_at=next_attempt_at)
+                         next_attempt_at=next_attempt_at, posted_at=posted_at)
 
 
 async def mark_failed(*, session: AsyncSession, row_id: int, error: str, now: datetime) -> bool:

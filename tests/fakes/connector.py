@@ -1,7 +1,9 @@
 """A fake Bot Connector on 127.0.0.1 that records every activity the bot sends.
 
-Fault injection for the outbox sender: scripted answers (`fail_next`, `drop_next`), a seeded
-share of random 500s, and `enforce_limits` (429 + Retry-After past Teams' rate limits).
+Fault injection for the outbox sender: scripted answers (`fail_next`, `drop_next`,
+`lose_answer_next`), a seeded share of random 500s, and `enforce_limits` (429 + Retry-After past
+Teams' rate limits). With `graph` (bench.fake_graph.FakeGraph) every accepted message is also
+listed by a fake Microsoft Graph on the same server, for the sender's read-back.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bench.fake_graph import FakeGraph
+
 # Teams' limits per bot per conversation (seconds, sends), and per app across conversations.
 TEAMS_CONVERSATION_LIMITS: tuple[tuple[float, int], ...] = (
     (1.0, 7), (2.0, 8), (30.0, 60), (3600.0, 1800))
 TEAMS_APP_LIMITS: tuple[tuple[float, int], ...] = ((1.0, 50),)
 DROP = 0  # a scripted "status" meaning: close the connection without answering
+LOSE = -1  # a scripted "status" meaning: accept the message, then close without answering
 
 
 @dataclass
@@ -72,6 +77,7 @@ class FakeConnector:
     clock: Callable[[], float] = time.monotonic
     error_rate: float = 0.0
     seed: int = 0
+    graph: FakeGraph | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _script: list[Fault] = field(default_factory=list)
     _stamps: dict[str, list[float]] = field(default_factory=dict)
@@ -87,6 +93,8 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._send)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._send)
         app.router.add_get("/v3/conversations/{cid}/pagedmembers", self._members)
+        if self.graph is not None:
+            self.graph.add_routes(app)
         return app
 
     def fail_next(self, status: int, retry_after: float | str | None = None, times: int = 1,
@@ -98,6 +106,11 @@ class FakeConnector:
     def drop_next(self, times: int = 1, conversation_id: str | None = None) -> None:
         """Close the connection of the next `times` requests without answering."""
         self._script.append(Fault(DROP, None, times, conversation_id))
+
+    def lose_answer_next(self, times: int = 1, conversation_id: str | None = None) -> None:
+        """Accept the next `times` messages, then close their connections unanswered (the bot
+        cannot know they arrived)."""
+        self._script.append(Fault(LOSE, None, times, conversation_id))
 
     def random_errors(self, share: float, seed: int = 0) -> None:
         """Answer a share (0..1) of requests with 500, reproducibly for a seed."""
@@ -132,6 +145,11 @@ class FakeConnector:
                     request.headers.get("Authorization"), at=now)
         self.requests.append(item)
         fault = self._scripted(cid)
+        if fault is not None and fault.status == LOSE:
+            self._accept(item, cid, body)
+            request.transport.close()
+            await asyncio.sleep(0)
+            return web.Response(status=500)  # never reaches the client
         if fault is not None and fault.status == DROP:
             item.status = DROP
             request.transport.close()
@@ -144,9 +162,14 @@ class FakeConnector:
         wait = self._throttled(cid, now)
         if wait is not None:
             return self._error(item, 429, str(max(1, math.ceil(wait))))
+        self._accept(item, cid, body)
+        return web.json_response({"id": item.activity_id})
+
+    def _accept(self, item: Sent, cid: str, body: dict) -> None:
         item.activity_id = f"sent-{next(self._ids)}"
         self.sent.append(item)
-        return web.json_response({"id": item.activity_id})
+        if self.graph is not None and item.method == "POST":
+            self.graph.record(body, cid, item.activity_id)
 
     @staticmethod
     def _error(item: Sent, status: int, retry_after: str | None) -> web.Response:
