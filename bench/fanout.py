@@ -331,9 +331,12 @@ def report(result: Result, args: argparse.Namespace) -> list[str]:
         f"wall (planbot start to outbox drained, restarts included) {result.wall:.1f} s; "
         f"startup to first send {result.startup:.1f} s" if result.startup else
         f"wall (planbot start to outbox drained, restarts included) {result.wall:.1f} s",
-        f"lost {result.lost}, duplicated {result.duplicated} (explained "
-        f"{result.explained_duplicates}), failed {result.failed}, unexpected sends "
-        f"{result.unexpected}, wrong card {result.wrong_card}",
+        f"lost {result.lost}, duplicated {result.duplicated} ("
+        + (f"{result.explained_duplicates} cards the connector had taken without planbot "
+           "knowing were found by the read-back" if result.readback else
+           f"explained {result.explained_duplicates}")
+        + f"), failed {result.failed}, unexpected sends {result.unexpected}, wrong card "
+        f"{result.wrong_card}",
         f"retried: {retried} (429: {counts.get('429', 0)}, 500: {counts.get('500', 0)}, "
         f"dropped unread: {counts.get('dropped_before', 0)}, answers lost: "
         f"{counts.get('answers_lost', 0)}); connector requests {counts.get('requests', 0)}, "

@@ -171,6 +171,42 @@ async def test_checkin_now_queues_and_delivers_this_weeks_cards(tmp_path):
         await server.close()
 
 
+async def test_outbox_lists_each_row_its_state_error_and_any_send_that_may_have_arrived(
+        tmp_path):
+    from datetime import UTC, datetime
+
+    from bot.cli_commands import outbox_cmd
+    from storage.db import make_engine, migrate, session_factory
+    from storage.outbox import claim, enqueue, mark_failed, mark_retry
+
+    settings = sqlite_settings(tmp_path)
+    engine = make_engine(settings.database_url)
+    await migrate(engine)
+    now = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+    async with session_factory(engine)() as session, session.begin():
+        for key in ("a", "b", "c"):
+            await enqueue(session=session, key=key, kind="notice", conversation_id=f"a:{key}",
+                          activity={"type": "message", "text": key}, now=now)
+        first, second, _ = await claim(session=session, now=now, limit=3,
+                                       lease=timedelta(seconds=60))
+        await mark_failed(session=session, row_id=first.id, now=now,
+                          error="HTTP 403 (the recipient blocked the bot)")
+        await mark_retry(session=session, row_id=second.id, error="HTTP 502",
+                         next_attempt_at=now, posted_at=now)
+    await engine.dispose()
+    out = io.StringIO()
+    await outbox_cmd(settings, status=None, out=out)
+    failed, unknown, leased = out.getvalue().splitlines()
+    assert failed.split("\t")[1:3] == ["failed", "notice"]
+    assert failed.endswith("attempts 1\tHTTP 403 (the recipient blocked the bot)")
+    assert unknown.split("\t")[1] == "pending" and unknown.endswith(
+        "a send that began 2026-12-05 09:00:00 UTC may have arrived; HTTP 502")
+    assert leased.split("\t")[1] == "sending" and leased.endswith("attempts 1\t")
+    only = io.StringIO()
+    await outbox_cmd(settings, status="failed", out=only)
+    assert only.getvalue().splitlines() == [failed]
+
+
 def test_schedule_is_shown_changed_and_checked(tmp_path, capsys):
     db = ["--database-url", f"sqlite+aiosqlite:///{tmp_path / 's.db'}"]
     assert run([*db, "import", str(PLANS / "rochdale-improvement-notice-2014.txt")]) == 0

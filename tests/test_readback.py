@@ -179,6 +179,26 @@ async def test_an_answer_lost_after_teams_took_the_card_is_not_sent_twice(
     assert len(fake.requests) == 1 and row.sent_activity_id == fake.sent[0].activity_id
 
 
+@pytest.mark.parametrize("look", [True, False], ids=["read-back", "no read-back"])
+async def test_each_send_is_stamped_before_it_goes_only_when_read_back_is_on(
+        sessions, now, clock, world, readback, look):
+    fake, _, url = world
+    await prepare(sessions, now, url)
+    await queue_checkin(sessions, now)
+    fake.fail_next(502)
+    live = sender(sessions, clock, readback if look else None)
+    await live.drain_once()
+    row = await the_row(sessions)  # a 502: Teams may have taken it, so posted_at is kept
+    assert row.status == "pending" and row.posted_at == now
+    clock.advance(30)
+    await live.drain_once()
+    row = await the_row(sessions)
+    assert row.status == "sent" and len(fake.sent) == 1
+    assert live.looked_back == ({"not found": 1} if look else {})
+    # the stamp of the send that went through: committed before it only with read-back on
+    assert row.posted_at == (now + timedelta(seconds=30) if look else now)
+
+
 async def test_a_429_means_not_taken_so_the_retry_does_not_ask_graph(
         sessions, now, clock, world, readback):
     fake, graph, url = world
