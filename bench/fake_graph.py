@@ -43,6 +43,7 @@ class FakeGraph:
     counts: Counter = field(default_factory=Counter)
     tokens_issued: int = 0
     authorizations: list[str | None] = field(default_factory=list)
+    asked: list[str] = field(default_factory=list)  # path and query of each Graph GET, raw
     _messages: dict[str, list[dict]] = field(default_factory=dict)  # chat id -> oldest first
     _failures: list[int] = field(default_factory=list)
 
@@ -96,6 +97,7 @@ class FakeGraph:
     def _refused(self, request: web.Request) -> web.Response | None:
         self.counts["requests"] += 1
         self.authorizations.append(request.headers.get("Authorization"))
+        self.asked.append(request.raw_path)
         if self._failures:
             status = self._failures.pop(0)
             self.counts[str(status)] += 1

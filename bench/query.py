@@ -38,8 +38,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bench.common import cpu_model
 from bench.seed import NOW, TODAY, drop_schema
 from cards.digest import digest_card
-from dialogs.ask.answer import lexicon, lexicon_stamp, run
+from dialogs.ask.answer import run
 from dialogs.ask.dialog import MAX_ROWS, answer_text, ask, reply_for
+from dialogs.ask.lexicon import lexicon, lexicon_stamp
 from dialogs.checkin_submit import acting_person
 from dialogs.context import Deps, Turn
 from dialogs.digest import digest_view

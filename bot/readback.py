@@ -127,8 +127,8 @@ class GraphReadback:
     async def _search(self, chat_id: str, tenant: str, mark: str, since: datetime) -> str | None:
         """The id of the chat's message carrying `mark`, modified after `since`, or None."""
         stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        query = urlencode({"$top": "50", "$orderby": "lastModifiedDateTime desc",
-                           "$filter": f"lastModifiedDateTime gt {stamp}"})
+        query = _query({"$top": "50", "$orderby": "lastModifiedDateTime desc",
+                        "$filter": f"lastModifiedDateTime gt {stamp}"})
         url: str | None = f"{self._graph}/chats/{quote(chat_id, safe='')}/messages?{query}"
         for _ in range(self._pages):
             page = await self._get(url, tenant)
@@ -148,7 +148,7 @@ class GraphReadback:
             return self._chats[aad]
         user = quote(aad, safe="")
         url: str | None = (f"{self._graph}/users/{user}/teamwork/installedApps?"
-                           + urlencode({"$expand": "teamsApp"}))
+                           + _query({"$expand": "teamsApp"}))
         installation = None
         while url and installation is None:
             page = await self._get(url, tenant)
@@ -204,6 +204,11 @@ class GraphReadback:
             expires = time.monotonic() + max(0.0, float(body.get("expires_in", 3600)) - 60)
             self._tokens[tenant] = (body["access_token"], expires)
             return body["access_token"]
+
+
+def _query(options: dict[str, str]) -> str:
+    """OData query options as Graph documents them: `$` kept, spaces as %20 (never `+`)."""
+    return urlencode(options, quote_via=quote, safe="$:,")
 
 
 def _carries(message: dict[str, Any], mark: str) -> bool:

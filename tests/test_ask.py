@@ -187,12 +187,12 @@ async def test_lexicon_sees_another_process_write_within_a_second(tmp_path, monk
     import sqlite3
     from datetime import UTC, datetime
 
-    from dialogs.ask import answer as answer_module
+    from dialogs.ask import lexicon as lexicon_module
     from storage.db import make_engine, migrate, session_factory
     from storage.importers.registry import read_plan_file
     from storage.plans import save_draft
 
-    monkeypatch.setattr(answer_module, "STAMP_TTL", 0.2)
+    monkeypatch.setattr(lexicon_module, "STAMP_TTL", 0.2)
     path = tmp_path / "lex.db"
     engine = make_engine(f"sqlite+aiosqlite:///{path}")
     await migrate(engine)
@@ -201,17 +201,17 @@ async def test_lexicon_sees_another_process_write_within_a_second(tmp_path, monk
         await save_draft(session=session, now=datetime(2026, 11, 1, tzinfo=UTC),
                          draft=read_plan_file(DEMO_PLAN))
     async with sessions() as session:
-        before = await answer_module.lexicon(session=session)
+        before = await lexicon_module.lexicon(session=session)
     assert "Zebedee Quist" not in before.vocab.leads
     with sqlite3.connect(path) as raw:  # another process's import, unseen by SQLAlchemy
         raw.execute("INSERT INTO actionlead (action_id, name, role, position) "
                     "SELECT min(id), 'Zebedee Quist', 'lead', 9 FROM action")
     async with sessions() as session:
-        cached = await answer_module.lexicon(session=session)
+        cached = await lexicon_module.lexicon(session=session)
     assert cached is before  # inside STAMP_TTL: the cache is trusted
     await asyncio.sleep(0.25)
     async with sessions() as session:
-        fresh = await answer_module.lexicon(session=session)
+        fresh = await lexicon_module.lexicon(session=session)
     assert "Zebedee Quist" in fresh.vocab.leads
     await engine.dispose()
 
@@ -219,7 +219,8 @@ async def test_lexicon_sees_another_process_write_within_a_second(tmp_path, monk
 async def test_an_answer_lists_an_actions_lead_cells_in_cell_order(sessions):
     """The leads come folded into the answer's one query; they keep the plan's cell order even
     when the rows were stored out of order."""
-    from dialogs.ask.answer import lexicon, run
+    from dialogs.ask.answer import run
+    from dialogs.ask.lexicon import lexicon
     from storage.models import Action, ActionLead, Plan
 
     async with sessions() as session, session.begin():
@@ -242,7 +243,8 @@ async def test_an_answer_lists_an_actions_lead_cells_in_cell_order(sessions):
 
 
 async def test_a_list_cut_by_its_limit_still_says_how_many_there_are(sessions):
-    from dialogs.ask.answer import lexicon, run
+    from dialogs.ask.answer import run
+    from dialogs.ask.lexicon import lexicon
     from storage.models import Action, Plan
 
     async with sessions() as session, session.begin():
@@ -267,6 +269,7 @@ async def test_questions_with_the_same_filters_share_one_statement_and_keep_thei
     """The statement is built once per set of filters (its shape); the values are parameters,
     so "red in A" and "red in B" run one statement and still answer each from its own plan."""
     from dialogs.ask import answer as answer_module
+    from dialogs.ask.lexicon import lexicon
     from storage.models import Action, Plan
 
     async with sessions() as session, session.begin():
@@ -280,7 +283,7 @@ async def test_questions_with_the_same_filters_share_one_statement_and_keep_thei
                 session.add(Action(plan_id=plan.id, ref=ref, ref_key=ref, text="Audit", rag=rag,
                                    position=position))
     async with sessions() as session:
-        lex = await answer_module.lexicon(session=session)
+        lex = await lexicon(session=session)
         queries = [lex.parse(f"what's red in {name}?", today=NOW.date())
                    for name in ("Alpha", "Bravo")]
         shapes = [(await answer_module.filters(session, query, lex, today=NOW.date(),
@@ -333,7 +336,8 @@ async def test_an_answer_row_gives_its_dates_typed_on_every_database(sessions):
     ones a card shows come out as a date and an aware UTC datetime, on SQLite and PostgreSQL."""
     from datetime import UTC, date, datetime
 
-    from dialogs.ask.answer import lexicon, run
+    from dialogs.ask.answer import run
+    from dialogs.ask.lexicon import lexicon
     from storage.models import Action, Plan
 
     updated = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)

@@ -8,8 +8,8 @@ from sqlalchemy import select, text
 
 from bench.query import QUESTIONS, TODAY, TZ, check, read_facts
 from bench.seed import NOW, seed_sqlite
-from dialogs.ask.answer import lexicon
 from dialogs.ask.dialog import ask
+from dialogs.ask.lexicon import lexicon
 from storage.db import make_engine, session_factory
 from storage.importers.registry import read_plan_file
 from storage.models import Action, ActionLead

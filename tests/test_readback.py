@@ -121,6 +121,15 @@ async def crash_mid_send(sessions, clock, *, arrived: bool) -> None:
         assert result.ok
 
 
+async def after_a_kill(sessions, now, clock, url, readback, *, arrived: bool) -> Sender:
+    """A card queued, its sender killed mid-send, the lease run out: the sender taking over."""
+    await prepare(sessions, now, url)
+    await queue_checkin(sessions, now)
+    await crash_mid_send(sessions, clock, arrived=arrived)
+    clock.advance(61)
+    return sender(sessions, clock, readback)
+
+
 @pytest.mark.parametrize("look", [True, False], ids=["read-back", "no read-back"])
 async def test_a_card_that_arrived_before_a_kill_is_found_not_sent_again(
         sessions, now, clock, world, readback, look):
@@ -148,11 +157,7 @@ async def test_a_card_that_arrived_before_a_kill_is_found_not_sent_again(
 async def test_a_card_that_never_left_is_looked_for_then_sent_once(
         sessions, now, clock, world, readback):
     fake, graph, url = world
-    await prepare(sessions, now, url)
-    await queue_checkin(sessions, now)
-    await crash_mid_send(sessions, clock, arrived=False)
-    clock.advance(61)
-    restarted = sender(sessions, clock, readback)
+    restarted = await after_a_kill(sessions, now, clock, url, readback, arrived=False)
     assert await restarted.drain_once() == 1
     assert restarted.looked_back == {"not found": 1}
     assert len(fake.sent) == 1 and (await the_row(sessions)).status == "sent"
@@ -217,12 +222,8 @@ async def test_a_429_means_not_taken_so_the_retry_does_not_ask_graph(
 async def test_graph_busy_is_asked_again_later_and_graph_refusing_falls_back_to_sending(
         sessions, now, clock, world, readback):
     fake, graph, url = world
-    await prepare(sessions, now, url)
-    await queue_checkin(sessions, now)
-    await crash_mid_send(sessions, clock, arrived=False)
-    clock.advance(61)
+    restarted = await after_a_kill(sessions, now, clock, url, readback, arrived=False)
     graph.fail_next(503)
-    restarted = sender(sessions, clock, readback)
     assert await restarted.drain_once() == 1
     row = await the_row(sessions)
     assert row.status == "pending" and fake.sent == []
@@ -256,6 +257,9 @@ async def test_graphreadback_signs_in_once_finds_its_own_app_chat_and_reads_page
         found = await looker.find(target, reference.reference_json)
         assert (found.found, found.message_id) == (True, "wanted")
         assert graph.counts["messages"] == 3
+        listing = next(asked for asked in graph.asked if "/messages?" in asked)
+        assert ("?$top=50&$orderby=lastModifiedDateTime%20desc&$filter=lastModifiedDateTime"
+                "%20gt%20") in listing  # OData options as Graph documents them, no '+'
         missing = Outbox(idempotency_key="checkin:9:8", kind="checkin", activity_json="{}",
                          conversation_id=CONVERSATION, posted_at=clock())
         assert (await looker.find(missing, reference.reference_json)).found is False

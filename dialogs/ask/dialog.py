@@ -19,7 +19,8 @@ from cards.answer import (
     list_card,
     summary_card,
 )
-from dialogs.ask.answer import Answer, Row, history, lexicon, run
+from dialogs.ask.answer import Answer, Row, history, run
+from dialogs.ask.lexicon import lexicon
 from dialogs.ask.query import Query
 from dialogs.checkin_submit import acting_person
 from dialogs.context import Deps, Reply, Turn
