@@ -117,7 +117,9 @@ def workers(settings: Settings, engine: AsyncEngine, adapter, clock: Clock):
         scheduler = Scheduler(sessions, clock, timezone=settings.timezone)
         tasks = [asyncio.create_task(sender.run(stop), name="sender"),
                  asyncio.create_task(scheduler.run(stop), name="scheduler")]
-        log.info("scheduler and outbox sender started")
+        log.info("scheduler and outbox sender started; read-back of uncertain sends through "
+                 "Microsoft Graph: %s", "on" if readback is not None else
+                 "off (PLANBOT_GRAPH_READBACK)")
         yield
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)

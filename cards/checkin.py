@@ -29,7 +29,9 @@ RagValue = Literal["red", "amber", "green", "blue"]
 ErrorField = Literal["rag", "progress", "evidence", "blockers", "nochange", "corrective"]
 
 MAX_ACTIONS = 15  # actions on one check-in card; the rest come the week after
-MAX_CARD_KB = 80.0  # Teams advises at most ~80 KB (UTF-16) per card
+# Teams advises at most ~80 KB (UTF-16) per card; the outbox adds a 0.2 KB marker element
+# (storage.outbox.with_marker), so cards are kept under 79.5.
+MAX_CARD_KB = 79.5
 PROGRESS_MAX, NOTE_MAX, TITLE_MAX = 4000, 2000, 300  # NOTE_MAX: evidence and blockers
 TITLE_SHOWN, NOTE_SHOWN, DUE_SHOWN = 56, 64, 40  # the check-in card cuts these at a word
 MAX_MISSING = 50

@@ -18,6 +18,8 @@ from cards.checkin import (
     recorded_card,
 )
 from cards.links import LinkSuggestionView, link_suggestions_card
+from dialogs.checkin import message_with_card
+from storage.outbox import with_marker
 from tests.cardcheck import assert_valid_card
 
 LONG = ("Ensure that all children’s plans are SMART & reviewed <b>monthly</b> — *see* [link](x) "
@@ -114,6 +116,10 @@ def test_checkin_card_is_valid_and_small(name):
     assert_valid_card(card)
     assert card["version"] == "1.5" and card["msteams"] == {"width": "Full"}
     assert card_kb(card) < 80
+    queued = with_marker(message_with_card(card, "check-in"), "checkin:2147483647:2147483647")
+    [attachment] = queued["attachments"]  # as the outbox sends it, with its row's marker
+    assert_valid_card(attachment["content"])
+    assert card_kb(attachment["content"]) < 80
     assert card["actions"][0]["data"] == {"token": "tok_123-abc"} if "actions" in card else True
     words = json.dumps(card, ensure_ascii=False)
     assert '"Warning"' not in words and '"Good"' not in words  # no yellow or green text
