@@ -7,6 +7,7 @@ filter) so the bot can find a card it sent. Shapes follow the Graph v1.0 documen
   GET  /graph/v1.0/users/{aad}/teamwork/installedApps?$expand=teamsApp
   GET  /graph/v1.0/users/{aad}/teamwork/installedApps/{installation}/chat
   GET  /graph/v1.0/chats/{chat}/messages?$top=&$orderby=lastModifiedDateTime desc&$filter=
+  GET  /graph/v1.0/teams/{group}/channels/{channel}/messages?$top=   (no $filter, no $orderby)
 Scripted failures: `fail_next(status, times)` answers the next Graph GETs with that status.
 """
 
@@ -44,6 +45,7 @@ class FakeGraph:
     tokens_issued: int = 0
     authorizations: list[str | None] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)  # path and query of each Graph GET, raw
+    groups: list[str] = field(default_factory=list)  # group ids channel listings named
     _messages: dict[str, list[dict]] = field(default_factory=dict)  # chat id -> oldest first
     _failures: list[int] = field(default_factory=list)
 
@@ -59,7 +61,7 @@ class FakeGraph:
         aad = (body.get("recipient") or {}).get("aadObjectId")
         if kind == "personal" and aad:
             chat = self.personal_chat(aad)
-        elif kind == "groupChat":
+        elif kind in ("groupChat", "channel"):
             chat = conversation_id
         else:
             return
@@ -85,6 +87,8 @@ class FakeGraph:
         app.router.add_get("/graph/v1.0/users/{aad}/teamwork/installedApps/{iid}/chat",
                            self._chat)
         app.router.add_get("/graph/v1.0/chats/{chat}/messages", self._list)
+        app.router.add_get("/graph/v1.0/teams/{group}/channels/{chat}/messages",
+                           self._list_channel)
 
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -139,6 +143,22 @@ class FakeGraph:
             cutoff = _parse(since)
             newest_first = [m for m in newest_first
                             if _parse(m["lastModifiedDateTime"]) > cutoff]
+        return self._page(request, newest_first)
+
+    async def _list_channel(self, request: web.Request) -> web.Response:
+        if (refused := self._refused(request)) is not None:
+            return refused
+        self.counts["channel messages"] += 1
+        if "$filter" in request.query or "$orderby" in request.query:
+            return web.json_response({"error": {"code": "BadRequest", "message": "not "
+                                                "supported on channel messages"}}, status=400)
+        self.groups.append(request.match_info["group"])
+        return self._page(request, list(reversed(
+            self._messages.get(request.match_info["chat"], []))))
+
+    @staticmethod
+    def _page(request: web.Request, newest_first: list[dict]) -> web.Response:
+        query = request.query
         top, skip = min(50, int(query.get("$top", "50"))), int(query.get("$skiptoken", "0"))
         page = newest_first[skip:skip + top]
         body: dict = {"value": page}

@@ -107,6 +107,7 @@ async def store_reference(*, session: AsyncSession, activity: Activity, person_i
         service_url=activity.service_url, reference_json=json.dumps(reference), now=now,
         tenant_id=conversation.tenant_id or tenant.get("id"), person_id=person_id,
         team_id=team.get("id") or data.get("teamsTeamId"),
+        aad_group_id=team.get("aadGroupId") if kind == "channel" else None,
         name=conversation.name or channel.get("name"))
 
 

@@ -14,9 +14,11 @@ Graph calls (application permissions, admin consent; see the README):
                   TeamsAppInstallation.ReadForUser.All
   messages        GET /chats/{chat id}/messages?$top=50&$orderby=lastModifiedDateTime desc
                       &$filter=lastModifiedDateTime gt {posted_at - skew}        Chat.Read.All
-Group chats use their conversation id as the chat id. Channel posts are not read back (Graph
-needs the team's AAD group id, which Teams does not give the bot in every activity): they are
-sent again, as without read-back.
+  channel posts   GET /teams/{group id}/channels/{channel id}/messages?$top=50
+                                                                      ChannelMessage.Read.All
+Group chats use their conversation id as the chat id. A channel needs its team's Microsoft 365
+group id, which Teams sends when the app is installed in the team (ConversationRef.aad_group_id);
+without it the post is sent again, as without read-back.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,7 +38,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 
 from bot.config import Settings
-from storage.models import Outbox
+from storage.models import ConversationRef, Outbox
 from storage.outbox import marker
 
 log = logging.getLogger(__name__)
@@ -96,25 +99,38 @@ class GraphReadback:
             self._http = aiohttp.ClientSession(timeout=self._timeout)
         return self._http
 
-    async def find(self, row: Outbox, reference_json: str) -> Readback:
+    async def find(self, row: Outbox, reference: ConversationRef) -> Readback:
         """Look for the row's message in its conversation; never raises."""
         try:
-            reference = json.loads(reference_json)
-            conversation = reference.get("conversation") or {}
-            kind = conversation.get("conversationType") or "personal"
-            tenant = conversation.get("tenantId") or self._app_tenant or "organizations"
+            stored = json.loads(reference.reference_json)
+            conversation = stored.get("conversation") or {}
+            kind = reference.kind or conversation.get("conversationType") or "personal"
+            tenant = (conversation.get("tenantId") or reference.tenant_id or self._app_tenant
+                      or "organizations")
+            since = (row.posted_at or self._clock()) - self._skew
+            mark = marker(row.idempotency_key)
             if kind == "personal":
-                aad = (reference.get("user") or {}).get("aadObjectId")
+                aad = (stored.get("user") or {}).get("aadObjectId")
                 if not aad:
                     return Readback(None, error="the conversation reference has no AAD object "
                                     "id for the user", final=True)
-                chat_id = await self._personal_chat(aad, tenant)
+                chat = quote(await self._personal_chat(aad, tenant), safe="")
+                url = f"{self._graph}/chats/{chat}/messages?" + _query(_since(since))
             elif kind == "groupChat":
-                chat_id = conversation["id"]
+                url = (f"{self._graph}/chats/{quote(conversation['id'], safe='')}/messages?"
+                       + _query(_since(since)))
+            elif kind == "channel":
+                if not reference.aad_group_id:
+                    return Readback(None, error="the team's Microsoft 365 group id is not known "
+                                    "(Teams sends it when the app is installed in the team)",
+                                    final=True)
+                url = (f"{self._graph}/teams/{quote(reference.aad_group_id, safe='')}/channels/"
+                       f"{quote(reference.conversation_id, safe='')}/messages?"
+                       + _query({"$top": "50"}))
             else:
-                return Readback(None, error=f"{kind} posts are not read back", final=True)
-            since = (row.posted_at or self._clock()) - self._skew
-            found = await self._search(chat_id, tenant, marker(row.idempotency_key), since)
+                return Readback(None, error=f"{kind} conversations are not read back",
+                                final=True)
+            found = await self._search(url, tenant, mark, since)
         except GraphError as exc:
             return Readback(None, error=str(exc), final=exc.final)
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -124,22 +140,23 @@ class GraphReadback:
                             final=True)
         return Readback(True, message_id=found) if found else Readback(False)
 
-    async def _search(self, chat_id: str, tenant: str, mark: str, since: datetime) -> str | None:
-        """The id of the chat's message carrying `mark`, modified after `since`, or None."""
-        stamp = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        query = _query({"$top": "50", "$orderby": "lastModifiedDateTime desc",
-                        "$filter": f"lastModifiedDateTime gt {stamp}"})
-        url: str | None = f"{self._graph}/chats/{quote(chat_id, safe='')}/messages?{query}"
+    async def _search(self, url: str | None, tenant: str, mark: str,
+                      since: datetime) -> str | None:
+        """The id of the listed message carrying `mark`, or None once the listing ends or a
+        whole page is older than `since` (channel listings take no date filter)."""
         for _ in range(self._pages):
             page = await self._get(url, tenant)
-            for message in page.get("value") or []:
+            messages = page.get("value") or []
+            for message in messages:
                 if _carries(message, mark):
                     return str(message["id"])
             url = page.get("@odata.nextLink")
-            if not url:
+            stamps = [_parse_when(message.get("lastModifiedDateTime")) for message in messages]
+            if not url or (stamps and all(when is not None and when <= since
+                                          for when in stamps)):
                 return None
-        raise GraphError(f"more than {self._pages * 50} messages since {stamp}: gave up",
-                         final=True)
+        raise GraphError(f"more than {self._pages * 50} messages since {_stamp(since)}: gave "
+                         "up", final=True)
 
     async def _personal_chat(self, aad: str, tenant: str) -> str:
         """The Graph id of this app's 1:1 chat with a user (cached)."""
@@ -204,6 +221,27 @@ class GraphReadback:
             expires = time.monotonic() + max(0.0, float(body.get("expires_in", 3600)) - 60)
             self._tokens[tenant] = (body["access_token"], expires)
             return body["access_token"]
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _since(since: datetime) -> dict[str, str]:
+    """Chat listing options: newest first, only messages modified after `since`."""
+    return {"$top": "50", "$orderby": "lastModifiedDateTime desc",
+            "$filter": f"lastModifiedDateTime gt {_stamp(since)}"}
+
+
+def _parse_when(value: object) -> datetime | None:
+    """A Graph timestamp ("2026-12-05T09:00:00.1234567Z"), or None."""
+    if not isinstance(value, str):
+        return None
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?", value)
+    if match is None:
+        return None
+    fraction = (match.group(2) or "0")[:6].ljust(6, "0")
+    return datetime.fromisoformat(f"{match.group(1)}.{fraction}+00:00")
 
 
 def _query(options: dict[str, str]) -> str:

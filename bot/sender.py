@@ -60,7 +60,7 @@ class Lookup(Protocol):
 
     settle: timedelta  # how long after a send the message may take to be listed
 
-    async def find(self, row: Outbox, reference_json: str) -> Readback:
+    async def find(self, row: Outbox, reference: ConversationRef) -> Readback:
         """Whether the row's message is in its conversation; never raises."""
         ...
 
@@ -329,7 +329,7 @@ class Sender:
         if wait > 0:  # a message Teams has just taken can be missing from Graph for a moment
             await self._sleep(wait)
         try:
-            found = await self._readback.find(row, reference.reference_json)
+            found = await self._readback.find(row, reference)
         except Exception as exc:  # noqa: BLE001 - a read-back must never lose the row
             found = Readback(None, error=f"{type(exc).__name__}: {exc}")
         if found.found:

@@ -183,6 +183,7 @@ class ConversationRef(SQLModel, table=True):
     reference_json: str  # ConversationReference.serialize() as JSON
     person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     team_id: str | None = None
+    aad_group_id: str | None = None  # the team's Microsoft 365 group (Graph's team id)
     name: str | None = None  # channel or chat name when known
     updated_at: datetime = _when(default_factory=utcnow)
 

@@ -205,19 +205,31 @@ async def get_references(*, session: AsyncSession,
 async def save_reference(*, session: AsyncSession, conversation_id: str, kind: str,
                          service_url: str, reference_json: str, now: datetime,
                          tenant_id: str | None = None, person_id: int | None = None,
-                         team_id: str | None = None, name: str | None = None) -> ConversationRef:
+                         team_id: str | None = None, name: str | None = None,
+                         aad_group_id: str | None = None) -> ConversationRef:
     """Insert or update a conversation reference by conversation id (concurrency-safe upsert).
 
-    None for tenant_id, person_id, team_id or name keeps what is stored.
+    None for tenant_id, person_id, team_id, name or aad_group_id keeps what is stored. A team's
+    group id (only some Teams events carry it) is shared by every channel of that team.
     """
+    if aad_group_id is None and team_id is not None:
+        aad_group_id = (await session.execute(
+            select(ConversationRef.aad_group_id).where(
+                ConversationRef.team_id == team_id, ConversationRef.aad_group_id.is_not(None))
+            .limit(1))).scalar()
+    elif aad_group_id is not None and team_id is not None:
+        await session.execute(update(ConversationRef).where(
+            ConversationRef.team_id == team_id, ConversationRef.aad_group_id.is_(None))
+            .values(aad_group_id=aad_group_id).execution_options(synchronize_session=False))
     values = {"conversation_id": conversation_id, "kind": kind, "service_url": service_url,
               "reference_json": reference_json, "tenant_id": tenant_id, "person_id": person_id,
-              "team_id": team_id, "name": name, "updated_at": now}
+              "team_id": team_id, "name": name, "aad_group_id": aad_group_id,
+              "updated_at": now}
     insert = _insert_for(session)
     if insert is None:
         raise NotImplementedError("save_reference supports SQLite and PostgreSQL")
     statement = insert(ConversationRef).values(**values)
-    keep = {"tenant_id", "person_id", "team_id", "name"}
+    keep = {"tenant_id", "person_id", "team_id", "name", "aad_group_id"}
     stored = ConversationRef.__table__.c
     changes = {column: (func.coalesce(statement.excluded[column], stored[column])
                         if column in keep else statement.excluded[column])

@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.proactive import BotDelivery, store_reference
 from bot.readback import GraphReadback
 from bot.sender import Sender
-from storage.models import Checkin, Outbox
+from storage.models import Checkin, ConversationRef, Outbox
 from storage.outbox import (
     ADAPTIVE_CARD,
     claim,
@@ -254,7 +254,7 @@ async def test_graphreadback_signs_in_once_finds_its_own_app_chat_and_reads_page
         for number in range(120):  # newer messages push it to the third page
             clock.advance(1)
             graph.record(card_message(f"later {number}") | body, CONVERSATION, f"m{number}")
-        found = await looker.find(target, reference.reference_json)
+        found = await looker.find(target, reference)
         assert (found.found, found.message_id) == (True, "wanted")
         assert graph.counts["messages"] == 3
         listing = next(asked for asked in graph.asked if "/messages?" in asked)
@@ -262,7 +262,7 @@ async def test_graphreadback_signs_in_once_finds_its_own_app_chat_and_reads_page
                 "%20gt%20") in listing  # OData options as Graph documents them, no '+'
         missing = Outbox(idempotency_key="checkin:9:8", kind="checkin", activity_json="{}",
                          conversation_id=CONVERSATION, posted_at=clock())
-        assert (await looker.find(missing, reference.reference_json)).found is False
+        assert (await looker.find(missing, reference)).found is False
         # one token for both look-ups, sent on every Graph call; the chat id looked up once
         assert graph.tokens_issued == 1
         assert set(graph.authorizations) == {"Bearer fake-graph-token-1"}
@@ -270,7 +270,7 @@ async def test_graphreadback_signs_in_once_finds_its_own_app_chat_and_reads_page
         # a message older than posted_at minus the skew is not searched
         late = Outbox(idempotency_key="checkin:9:9", kind="checkin", activity_json="{}",
                       conversation_id=CONVERSATION, posted_at=clock() + timedelta(minutes=10))
-        assert (await looker.find(late, reference.reference_json)).found is False
+        assert (await looker.find(late, reference)).found is False
     finally:
         await looker.close()
 
@@ -281,19 +281,57 @@ def teams_body(url: str) -> str:
                        "serviceUrl": url})
 
 
-async def test_channels_and_references_without_a_user_are_not_read_back(
-        sessions, now, clock, world, readback):
+def stored(conversation: dict, **columns) -> ConversationRef:
+    """A ConversationRef as store_reference would keep it (not saved)."""
+    return ConversationRef(conversation_id=conversation.get("conversation", {}).get("id", "?"),
+                           service_url="https://smba.example/",
+                           reference_json=json.dumps(conversation), **columns)
+
+
+async def test_references_the_read_back_cannot_use_get_a_clear_final_answer(
+        now, readback, world):
     row = Outbox(idempotency_key="digest:1:1:w", kind="digest", activity_json="{}",
                  conversation_id="19:x@thread.tacv2", posted_at=now)
     channel = {"conversation": {"conversationType": "channel", "id": "19:x@thread.tacv2"}}
-    found = await readback.find(row, json.dumps(channel))
-    assert found.found is None and found.final and "channel posts are not read back" in found.error
+    found = await readback.find(row, stored(channel, kind="channel", team_id="19:t@thread"))
+    assert found.found is None and found.final
+    assert "group id is not known" in found.error
     anonymous = {"conversation": {"conversationType": "personal", "id": "a:1"},
                  "user": {"id": "29:1"}}
-    found = await readback.find(row, json.dumps(anonymous))
+    found = await readback.find(row, stored(anonymous))
     assert found.found is None and found.final and "no AAD object id" in found.error
-    garbage = await readback.find(row, "not json")
-    assert garbage.found is None and garbage.final
+    garbage = stored({})
+    garbage.reference_json = "not json"
+    found = await readback.find(row, garbage)
+    assert found.found is None and found.final
+    assert world[1].counts["requests"] == 0  # none of them asked Graph anything
+
+
+@pytest.mark.parametrize("installed_first", [True, False], ids=["installed", "mentioned"])
+async def test_a_digest_in_a_channel_is_found_through_its_teams_group(
+        sessions, now, clock, world, readback, installed_first):
+    fake, graph, url = world
+    # Only the team installation carries the team's group id; a channel of the same team
+    # stored before or after it gets it too.
+    events = [teams.team_installation(url), teams.channel_mention(url, "subscribe")]
+    for event in events if installed_first else events[::-1]:
+        async with sessions() as session, session.begin():
+            await store_reference(session=session, activity=Activity().deserialize(event),
+                                  person_id=None, now=now)
+    channel = "19:4d5e6f@thread.tacv2"
+    async with sessions() as session:
+        reference = await get_reference(session=session, conversation_id=channel)
+    group = teams.team_installation(url)["channelData"]["team"]["aadGroupId"]
+    assert (reference.kind, reference.aad_group_id) == ("channel", group)
+    async with sessions() as session, session.begin():
+        await enqueue(session=session, key="digest:1:1:2026-W48", kind="digest",
+                      conversation_id=channel, activity=card_message("Weekly digest"), now=now)
+    await crash_mid_send(sessions, clock, arrived=True)
+    clock.advance(61)
+    restarted = sender(sessions, clock, readback)
+    assert await restarted.drain_once() == 1
+    assert restarted.looked_back == {"found": 1} and len(fake.sent) == 1
+    assert graph.groups == [group] and (await the_row(sessions)).status == "sent"
 
 
 async def test_a_wrong_secret_is_a_clear_final_error(world, clock, now):
@@ -305,7 +343,7 @@ async def test_a_wrong_secret_is_a_clear_final_error(world, clock, now):
         row = Outbox(idempotency_key="k", kind="checkin", activity_json="{}",
                      conversation_id=CONVERSATION, posted_at=now)
         reference = {"conversation": dict(teams.PERSONAL), "user": dict(teams.USER)}
-        found = await looker.find(row, json.dumps(reference))
+        found = await looker.find(row, stored(reference))
         assert found.found is None and found.final
         assert found.error.startswith(f"no Graph token for tenant {teams.TENANT} (HTTP 401)")
     finally:
