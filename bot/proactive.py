@@ -105,10 +105,16 @@ async def store_reference(*, session: AsyncSession, activity: Activity, person_i
     return await save_reference(
         session=session, conversation_id=conversation_id, kind=kind,
         service_url=activity.service_url, reference_json=json.dumps(reference), now=now,
-        tenant_id=conversation.tenant_id or tenant.get("id"), person_id=person_id,
-        team_id=team.get("id") or data.get("teamsTeamId"),
-        aad_group_id=team.get("aadGroupId") if kind == "channel" else None,
-        name=conversation.name or channel.get("name"))
+        tenant_id=_text(conversation.tenant_id) or _text(tenant.get("id")), person_id=person_id,
+        team_id=_text(team.get("id")) or _text(data.get("teamsTeamId")),
+        aad_group_id=_text(team.get("aadGroupId")) if kind == "channel" else None,
+        name=_text(conversation.name) or _text(channel.get("name")))
+
+
+def _text(value: object) -> str | None:
+    """A channelData value worth keeping: a non-empty string of sensible length, else None
+    (Teams sends strings; anything else is not stored)."""
+    return value if isinstance(value, str) and 0 < len(value) <= 400 else None
 
 
 def _status_of(exc: HttpOperationError) -> tuple[int | None, str | None]:

@@ -369,3 +369,14 @@ def test_readback_needs_the_bots_credentials_outside_local_mode():
     with pytest.raises(ValueError, match="managed identity is not supported"):
         Settings(app_id=APP, app_password="", app_type="UserAssignedMSI", graph_readback=True)
     assert Settings(app_id=APP, app_password="s3cr3t-value", graph_readback=True).graph_readback
+
+
+async def test_channel_data_of_the_wrong_type_is_not_stored(sessions, now):
+    event = teams.team_installation("https://smba.example/")
+    event["channelData"]["team"] = {"id": {"nested": 1}, "aadGroupId": ["x"], "name": 5}
+    event["channelData"]["tenant"] = {"id": 7}
+    async with sessions() as session, session.begin():
+        reference = await store_reference(session=session, now=now, person_id=None,
+                                          activity=Activity().deserialize(event))
+    assert (reference.team_id, reference.aad_group_id, reference.tenant_id) == (None,) * 3
+    assert reference.kind == "channel" and reference.conversation_id == "19:abc123@thread.tacv2"
