@@ -114,11 +114,9 @@ class GraphReadback:
                 if not aad:
                     return Readback(None, error="the conversation reference has no AAD object "
                                     "id for the user", final=True)
-                chat = quote(await self._personal_chat(aad, tenant), safe="")
-                url = f"{self._graph}/chats/{chat}/messages?" + _query(_since(since))
+                url = self._chat_messages(await self._personal_chat(aad, tenant), since)
             elif kind == "groupChat":
-                url = (f"{self._graph}/chats/{quote(conversation['id'], safe='')}/messages?"
-                       + _query(_since(since)))
+                url = self._chat_messages(conversation["id"], since)
             elif kind == "channel":
                 if not reference.aad_group_id:
                     return Readback(None, error="the team's Microsoft 365 group id is not known "
@@ -139,6 +137,10 @@ class GraphReadback:
             return Readback(None, error=f"unexpected answer ({type(exc).__name__}: {exc})",
                             final=True)
         return Readback(True, message_id=found) if found else Readback(False)
+
+    def _chat_messages(self, chat_id: str, since: datetime) -> str:
+        """A chat's messages modified after `since`, newest first."""
+        return f"{self._graph}/chats/{quote(chat_id, safe='')}/messages?" + _query(_since(since))
 
     async def _search(self, url: str | None, tenant: str, mark: str,
                       since: datetime) -> str | None:

@@ -35,7 +35,6 @@ from storage.outbox import (
     mark_failed,
     mark_retry,
     mark_sent,
-    start_send,
 )
 
 log = logging.getLogger(__name__)
@@ -306,8 +305,8 @@ class Sender:
             # a little early only widens the read-back's search. Without a read-back nothing
             # reads posted_at after a crash, so the commit (~1.6 ms of CPU a send) is skipped.
             started = earlier or self._clock()
-            if not await (self._start(row, started) if self._readback is not None
-                          else self._keep_lease(row)):
+            if not await self._keep_lease(
+                    row, posted_at=started if self._readback is not None else None):
                 return
             stamp = await self.limiter.acquire(row.conversation_id)
             try:
@@ -361,33 +360,23 @@ class Sender:
         return (row.lease_until is not None
                 and row.lease_until - self._clock() > self._lease / 2)
 
-    async def _keep_lease(self, row: Outbox) -> bool:
-        """Renew a lease about to run out (after long waits); False if the row was lost."""
-        if self._fresh(row):
+    async def _keep_lease(self, row: Outbox, posted_at: datetime | None = None) -> bool:
+        """Renew a lease about to run out (after long waits); with posted_at, stamp the send
+        that begins and renew whatever the lease's age, committed before the send. False (not
+        sent) when the row is no longer ours (its lease ran out and another sender took it)."""
+        if posted_at is None and self._fresh(row):
             return True
         async with self._lease_lock:  # the lease keeper may be renewing it right now
-            if self._fresh(row):
+            if posted_at is None and self._fresh(row):
                 return True
-            now = self._clock()
-            async with transaction(self._sessions) as session:
-                kept = await extend_lease(session=session, row_id=row.id,
-                                          lease_until=row.lease_until, until=now + self._lease)
-            if kept:
-                row.lease_until = now + self._lease
-        if not kept:
-            log.warning("outbox row %s is no longer ours (lease taken over); not sent", row.id)
-        return kept
-
-    async def _start(self, row: Outbox, posted_at: datetime) -> bool:
-        """Stamp posted_at and renew the lease, committed before the send; False (not sent)
-        when the row is no longer ours (its lease ran out and another sender took it)."""
-        async with self._lease_lock:  # the lease keeper may be renewing it right now
             until = self._clock() + self._lease
             async with transaction(self._sessions) as session:
-                kept = await start_send(session=session, row_id=row.id, posted_at=posted_at,
-                                        lease_until=row.lease_until, until=until)
+                kept = await extend_lease(session=session, row_id=row.id, posted_at=posted_at,
+                                          lease_until=row.lease_until, until=until)
             if kept:
-                row.lease_until, row.posted_at = until, posted_at
+                row.lease_until = until
+                if posted_at is not None:
+                    row.posted_at = posted_at
         if not kept:
             log.warning("outbox row %s is no longer ours (lease taken over); not sent", row.id)
         return kept

@@ -13,11 +13,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cards.common import CONTENT_TYPE
 from storage.models import Checkin, ConversationRef, Outbox
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 _UPSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
-ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 MARKER_PREFIX = "planbot-outbox-"
 
 
@@ -33,7 +33,7 @@ def with_marker(activity: dict[str, Any], key: str) -> dict[str, Any]:
     marked = copy.deepcopy(activity)
     for attachment in marked.get("attachments") or []:
         content = attachment.get("content") if isinstance(attachment, dict) else None
-        if attachment.get("contentType") == ADAPTIVE_CARD and isinstance(content, dict):
+        if attachment.get("contentType") == CONTENT_TYPE and isinstance(content, dict):
             content.setdefault("body", []).append(
                 {"type": "Container", "id": marker(key), "isVisible": False, "items": []})
     return marked
@@ -125,22 +125,15 @@ async def _checkin_sent(session: AsyncSession, row: Outbox, activity_id: str | N
 
 
 async def extend_lease(*, session: AsyncSession, row_id: int, lease_until: datetime | None,
-                       until: datetime) -> bool:
-    """Renew the lease of a row still 'sending' under the lease we hold; False if lost."""
+                       until: datetime, posted_at: datetime | None = None) -> bool:
+    """Renew the lease of a row still 'sending' under the lease we hold; False (nothing
+    written) if lost. With posted_at, also record that a send of it begins then."""
+    values: dict[str, Any] = {"lease_until": until}
+    if posted_at is not None:
+        values["posted_at"] = posted_at
     statement = (update(Outbox).where(Outbox.id == row_id, Outbox.status == SENDING,
                                       Outbox.lease_until == lease_until)
-                 .values(lease_until=until).execution_options(synchronize_session=False))
-    return (await session.execute(statement)).rowcount == 1
-
-
-async def start_send(*, session: AsyncSession, row_id: int, lease_until: datetime | None,
-                     until: datetime, posted_at: datetime) -> bool:
-    """Before a send: record when it began (posted_at) and renew the lease, only while the row
-    is still 'sending' under the lease we hold; False (nothing written) when it is not ours."""
-    statement = (update(Outbox).where(Outbox.id == row_id, Outbox.status == SENDING,
-                                      Outbox.lease_until == lease_until)
-                 .values(lease_until=until, posted_at=posted_at)
-                 .execution_options(synchronize_session=False))
+                 .values(**values).execution_options(synchronize_session=False))
     return (await session.execute(statement)).rowcount == 1
 
 

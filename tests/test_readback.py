@@ -20,15 +20,15 @@ from bot.config import Settings
 from bot.proactive import BotDelivery, store_reference
 from bot.readback import GraphReadback
 from bot.sender import Sender
+from cards.common import CONTENT_TYPE
 from storage.models import Checkin, ConversationRef, Outbox
 from storage.outbox import (
-    ADAPTIVE_CARD,
     claim,
     enqueue,
+    extend_lease,
     get_reference,
     list_rows,
     marker,
-    start_send,
     with_marker,
 )
 from tests.cardcheck import assert_valid_card
@@ -43,7 +43,7 @@ CONVERSATION = teams.PERSONAL["id"]
 
 
 def card_message(text: str) -> dict:
-    return {"type": "message", "attachments": [{"contentType": ADAPTIVE_CARD, "content": {
+    return {"type": "message", "attachments": [{"contentType": CONTENT_TYPE, "content": {
         "type": "AdaptiveCard", "version": "1.5",
         "body": [{"type": "TextBlock", "text": text, "wrap": True}]}}]}
 
@@ -111,8 +111,8 @@ async def crash_mid_send(sessions, clock, *, arrived: bool) -> None:
     card sent (arrived) or not, and the answer never recorded."""
     async with sessions() as session, session.begin():
         [row] = await claim(session=session, now=clock(), limit=5, lease=LEASE)
-        assert await start_send(session=session, row_id=row.id, lease_until=row.lease_until,
-                                until=clock() + LEASE, posted_at=clock())
+        assert await extend_lease(session=session, row_id=row.id, lease_until=row.lease_until,
+                                  until=clock() + LEASE, posted_at=clock())
         reference = await get_reference(session=session, conversation_id=row.conversation_id)
     if arrived:
         local = Settings(app_id="", app_password="", local=True)
