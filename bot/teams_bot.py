@@ -85,7 +85,8 @@ def turn_of(context: TurnContext, text: str, value: dict | None = None) -> Turn:
                 user_name=user.name, user_aad_id=getattr(user, "aad_object_id", None),
                 user_id=user.id, value=value,
                 conversation_id=base_conversation_id(conversation.id, kind)
-                if conversation and conversation.id else None)
+                if conversation and conversation.id else None,
+                activity_id=context.activity.id or None)
 
 
 class PlanBot(TeamsActivityHandler):

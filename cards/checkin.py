@@ -53,6 +53,7 @@ class CheckinActionView(BaseModel):
     last_rag: RagValue | None = None
     last_progress: str | None = None
     last_update_at: date | None = None
+    last_update_id: int = 0  # the status update the card shows (0: none yet)
 
 
 class CheckinView(BaseModel):
@@ -71,6 +72,8 @@ class CheckinView(BaseModel):
     error_fields: dict[int, ErrorField] = {}
     values: dict[str, str] = {}
     not_shown: int = 0  # the lead's other open actions, left for later weeks
+    # Whose actions a delegate answers: "Karen Dolton (away until Fri 11 Dec 2026): 4c, 4d".
+    standing_in: list[str] = []
 
 
 class RecordedActionView(BaseModel):
@@ -96,6 +99,7 @@ class RecordedView(BaseModel):
     recorded_at_label: str
     actions: list[RecordedActionView]
     by_name: str | None = None
+    notices: list[str] = []  # what was not saved, and why
 
 
 class MissingView(BaseModel):
@@ -308,6 +312,8 @@ def _checkin_header(view: CheckinView) -> list[dict]:
     if banner:
         body.append(text(cut(banner, 500), weight="Bolder", spacing="Medium",
                          color="Attention" if view.errors else "Accent"))
+    for line in view.standing_in:
+        body.append(text(cut(f"As their delegate, for {line}", 300), spacing="Small"))
     if not view.actions:
         body.append(text("You have no open actions this week. Nothing to do, thank you."))
         return body
@@ -336,7 +342,9 @@ def _checkin_body(view: CheckinView, shown: int) -> dict:
                          "done; review: 12 December")]
     actions = None
     if view.actions:
-        actions = [execute("Send check-in", SUBMIT_VERB, {"token": view.token},
+        seen = ",".join(f"{action.action_id}:{action.last_update_id}"
+                        for action in view.actions[:shown])
+        actions = [execute("Send check-in", SUBMIT_VERB, {"token": view.token, "seen": seen},
                             style="positive")]
     result = card(body, actions)
     if view.user_mri:
@@ -376,15 +384,21 @@ def _recorded_block(action: RecordedActionView) -> dict:
 
 
 def recorded_card(view: RecordedView) -> dict:
-    """Build the read-only receipt of a check-in: what was stored per action."""
+    """Build the read-only receipt of a check-in: what was stored per action, and what was not
+    (the notices); "Nothing was saved" when no answer was stored and something was refused."""
     by = f" by {view.by_name}" if view.by_name and view.by_name != view.lead_name else ""
     when = f" {view.recorded_at_label.strip()}" if view.recorded_at_label.strip() else ""
-    body = [heading("Recorded — thank you"),
+    saved = any(not action.no_change for action in view.actions) or not view.notices
+    body = [heading("Recorded — thank you" if saved else "Nothing was saved"),
             text(f"{view.plan_name} · {keep_together(view.lead_name)} · "
-                 f"{keep_together(view.period_label)}", isSubtle=True, spacing="None"),
-            text(f"Recorded{when}{by}.", spacing="Small")]
-    if not view.actions:
-        body.append(text("Nothing was recorded for any action.", isSubtle=True))
+                 f"{keep_together(view.period_label)}", isSubtle=True, spacing="None")]
+    if saved:
+        body.append(text(f"Recorded{when}{by}.", spacing="Small"))
+    body += [text(cut(notice, 500), weight="Bolder", color="Attention", spacing="Small")
+             for notice in view.notices]
+    if not saved or not view.actions:
+        if saved:
+            body.append(text("Nothing was recorded for any action.", isSubtle=True))
         return card(body)
     body += [_recorded_block(action) for action in view.actions]
     first = view.actions[0]
@@ -393,6 +407,13 @@ def recorded_card(view: RecordedView) -> dict:
                      f"“update {first.ref} {rag if rag in RAG_COLOURS else 'amber'}: …”",
                      isSubtle=True, separator=True, spacing="Medium"))
     return card(body)
+
+
+def not_yours_card(lead_name: str) -> dict:
+    """What someone else sees of a lead's check-in card: whose it is, none of its answers."""
+    return card([heading("Weekly check-in"),
+                 text(f"This check-in is for {keep_together(lead_name)}. Only they, their "
+                      "delegate or a plan admin can see and answer it.")])
 
 
 # --- who has not answered -------------------------------------------------------------------

@@ -31,7 +31,7 @@ from storage.models import (
     Theme,
 )
 from storage.outbox import enqueue
-from storage.people import lead_report, linked_people
+from storage.people import lead_report, led_by, linked_people
 from storage.rules import is_overdue, long_date, parse_rag
 from storage.schedule import parse_slot
 
@@ -50,6 +50,8 @@ class RoundReport:
     queued: list[str] = field(default_factory=list)  # lead names whose card is queued
     unreachable: list[str] = field(default_factory=list)  # linked, but never talked to the bot
     away: list[str] = field(default_factory=list)  # on leave with no delegate
+    # on leave with a delegate: "Karen Dolton (away until 11 December 2026): card to Bob Jones"
+    delegated: list[str] = field(default_factory=list)
     unlinked: list[str] = field(default_factory=list)  # lead names with no Teams user yet
 
 
@@ -118,7 +120,8 @@ async def action_views(session: AsyncSession, actions: list[Action],
             overdue=is_overdue(action.due_date, parse_rag(action.rag), today),
             last_rag=action.rag,
             last_progress=next((u.progress for u in [last] if u and u.progress), None),
-            last_update_at=last.at.date() if last else None))
+            last_update_at=last.at.date() if last else None,
+            last_update_id=last.id if last else 0))
     return views
 
 
@@ -131,7 +134,26 @@ async def card_view(session: AsyncSession, checkin: Checkin, *, plan: Plan, lead
     ordered = sorted(actions, key=lambda action: action.position)
     return CheckinView(token=checkin.token, lead_name=lead.display_name, plan_name=plan.name,
                        period_label=label, actions=await action_views(session, ordered, today),
-                       user_mri=lead.teams_user_id, banner=banner, not_shown=not_shown)
+                       user_mri=lead.teams_user_id, banner=banner, not_shown=not_shown,
+                       standing_in=await standing_in(session, lead, ordered, today))
+
+
+async def standing_in(session: AsyncSession, delegate: Person, actions: list[Action],
+                      today: date) -> list[str]:
+    """For a delegate's card: whose actions on it they answer while those leads are away,
+    "Karen Dolton (away until 11 December 2026): 4c, 4d"."""
+    away = (await session.execute(select(Person).where(
+        Person.delegate_id == delegate.id, Person.away_until >= today)
+        .order_by(Person.display_name))).scalars().all()
+    lines = []
+    for person in away:
+        theirs = await led_by(session=session, action_ids=[a.id for a in actions],
+                              people=[person])
+        refs = [action.ref for action in actions if action.id in theirs]
+        if refs:
+            lines.append(f"{person.display_name} (away until {long_date(person.away_until)}): "
+                         + ", ".join(refs))
+    return lines
 
 
 async def _get_or_create_round(session: AsyncSession, plan: Plan, period: str,
@@ -175,6 +197,10 @@ async def start_round(*, session: AsyncSession, plan: Plan, period: str, now: da
                 report.away.append(person.display_name)
                 continue
             target = person.delegate_id
+            delegate = people.get(target) or await session.get(Person, target)
+            report.delegated.append(f"{person.display_name} (away until "
+                                    f"{long_date(person.away_until)}): card to "
+                                    f"{delegate.display_name if delegate else 'their delegate'}")
         bucket = recipients.setdefault(target, [])
         bucket.extend(action for action in actions if action not in bucket)
     missing = set(recipients) - set(people)
@@ -220,6 +246,27 @@ async def _queue_card(session, round_, plan, person: Person, actions: list[Actio
     report.queued.append(person.display_name)
 
 
+async def _still_theirs(session: AsyncSession, plan_id: int, rows: list,
+                        open_by_person: dict[int, list[Action]] | None = None) -> list:
+    """The (checkin, person) rows whose card still holds an open action the person leads or
+    stands in for: nobody is chased for actions unlinked from them, reassigned or made Blue."""
+    if not rows:
+        return rows
+    if open_by_person is None:
+        open_by_person = await _open_actions_by_person(session, plan_id)
+    delegators: dict[int, list[int]] = {}
+    for person_id, delegate_id in (await session.execute(select(Person.id, Person.delegate_id)
+                                                          .where(Person.delegate_id.is_not(None)))):
+        delegators.setdefault(delegate_id, []).append(person_id)
+    kept = []
+    for checkin, person in rows:
+        theirs = {action.id for pid in (person.id, *delegators.get(person.id, ()))
+                  for action in open_by_person.get(pid, ())}
+        if theirs & {int(part) for part in checkin.action_ids.split(",") if part}:
+            kept.append((checkin, person))
+    return kept
+
+
 async def claim_step(*, session: AsyncSession, round_id: int, flag: str) -> bool:
     """Mark one scheduled step of a round done; True only for the one caller that did it."""
     column = getattr(CheckinRound, flag)
@@ -241,6 +288,7 @@ async def chase(*, session: AsyncSession, round_id: int, number: int, now: datet
         Person, Person.id == Checkin.person_id).where(
         Checkin.round_id == round_id, Checkin.status.in_(("pending", "sent")),
         ~refused))).all()  # no reminders where Teams refused the card for good (403, 404)
+    waiting = await _still_theirs(session, plan.id, waiting)
     chased = []
     for checkin, person in waiting:
         banner = ("Reminder: your weekly check-in is still waiting for an answer."
@@ -287,8 +335,11 @@ async def escalate(*, session: AsyncSession, round_id: int, now: datetime, tz: s
     rows = (await session.execute(select(Checkin, Person).join(
         Person, Person.id == Checkin.person_id).where(Checkin.round_id == round_id))).all()
     open_by_person = await _open_actions_by_person(session, plan.id)
+    unanswered = await _still_theirs(session, plan.id, [
+        (checkin, person) for checkin, person in rows if checkin.status != "answered"],
+        open_by_person)
     missing = [(person.display_name, len(open_by_person.get(person.id, [])))
-               for checkin, person in rows if checkin.status != "answered"]
+               for checkin, person in unanswered]
     answered = sum(1 for checkin, _ in rows if checkin.status == "answered")
     owner_conversation = (await personal_conversation(session, plan.owner_person_id)
                           if plan.owner_person_id else None)

@@ -26,10 +26,11 @@ _FIELDS = {"rag": "rag", "progress": "progress", "evidence": "evidence", "blocke
 _KEY = re.compile(r"(rag|progress|evidence|blockers|nochange|corrective|review)_(.*)",
                   re.DOTALL)
 _ID = re.compile(r"[0-9]{1,9}")
-_CARD_KEYS = {"verb", "token", "msteams"}
+_CARD_KEYS = {"verb", "token", "seen", "msteams"}
 _LABELS = {"rag": "RAG rating", "progress": "Progress", "evidence": "Evidence",
            "blockers": "Blockers", "no_change": "No change this week", "token": "The card's token",
-           "verb": "The card's action", "answers": "The check-in", "action_id": "The action",
+           "verb": "The card's action", "seen": "The card's version",
+           "answers": "The check-in", "action_id": "The action",
            "corrective_action": "Corrective action", "next_review": "Next review date"}
 RED_AMBER_NEEDS = ("Red or Amber needs {missing}: the improvement board asks what is being done "
                    "and when it will be looked at again.")
@@ -110,6 +111,11 @@ class ActionAnswer(BaseModel):
             raise ValueError("choose today or a later day")
         return day
 
+    def has_notes(self) -> bool:
+        """True when anything was typed or picked besides the RAG."""
+        return bool(self.progress or self.evidence or self.blockers or self.corrective_action
+                    or self.next_review)
+
     def untouched(self, stored_rag: str | None) -> bool:
         """The card's answer as it came, pre-filled with the stored RAG and nothing typed:
         the same as "No change this week" (nothing is stored for it)."""
@@ -138,7 +144,18 @@ class CheckinSubmit(BaseModel):
 
     verb: Literal["checkin.submit"] = "checkin.submit"
     token: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    # Which status update of each action the card showed ("action:update,..."; 0: none), so
+    # that an answer to a card made before someone else's update is asked back, not applied.
+    seen: str | None = Field(default=None, max_length=20 * MAX_ANSWERS,
+                             pattern=r"^[0-9]{1,12}:[0-9]{1,12}(,[0-9]{1,12}:[0-9]{1,12})*$")
     answers: list[ActionAnswer] = Field(min_length=1, max_length=MAX_ANSWERS)
+
+    def seen_updates(self) -> dict[int, int] | None:
+        """The update id the card showed per action id; None for a card made before versions."""
+        if self.seen is None:
+            return None
+        pairs = (item.split(":") for item in self.seen.split(","))
+        return {int(action): int(update) for action, update in pairs}
 
     @classmethod
     def from_card_data(cls, data: dict, stored_rags: dict[int, str | None] | None = None,
@@ -168,6 +185,20 @@ class CheckinSubmit(BaseModel):
         if errors:
             raise SubmitInvalid(errors)
         return submit
+
+
+def read_seen(data: dict) -> dict[int, int] | None:
+    """The card's versions before the whole payload is read (validation needs what the card
+    showed); None for a card without them; SubmitInvalid when they are not ours."""
+    seen = data.get("seen") if isinstance(data, dict) else None
+    if seen is None:
+        return None
+    try:
+        return CheckinSubmit.model_validate(
+            {"token": "x", "seen": seen, "answers": [{"action_id": 1}]}).seen_updates()
+    except ValidationError:
+        raise SubmitInvalid({None: "The card's token is not valid: please use the latest "
+                                   "check-in card."}) from None
 
 
 def _group(data: dict) -> tuple[dict[str, object], dict[int, dict[str, object]]]:
@@ -223,7 +254,7 @@ def explain(exc: ValidationError, skip: set[str] | frozenset[str] = frozenset())
         elif kind in ("string_type", "literal_error") and field != "verb":
             sentences.append(f"{label} must be text." if kind == "string_type"
                              else f"{label} is not valid.")
-        elif field == "token":
+        elif field in ("token", "seen"):
             sentences.append("The card's token is not valid: please use the latest check-in card.")
         elif field == "verb":
             sentences.append("The card's action is not a check-in submit.")

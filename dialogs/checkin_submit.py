@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -12,13 +14,30 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cards.checkin import RecordedActionView, RecordedView, checkin_card, recorded_card
+from cards.checkin import (
+    RecordedActionView,
+    RecordedView,
+    checkin_card,
+    not_yours_card,
+    recorded_card,
+)
+from cards.common import and_list
+from dialogs.auth import answerable
 from dialogs.checkin import card_view, period_label
-from dialogs.checkin_payload import ActionAnswer, CheckinSubmit, SubmitInvalid
+from dialogs.checkin_payload import ActionAnswer, CheckinSubmit, SubmitInvalid, read_seen
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
-from storage.models import Action, Admin, Checkin, CheckinRound, Person, Plan, StatusUpdate
-from storage.people import led_by
+from storage.models import (
+    Action,
+    Admin,
+    Checkin,
+    CheckinRound,
+    Person,
+    Plan,
+    StatusUpdate,
+    as_utc,
+)
+from storage.rules import short_date
 from storage.updates import record_update
 
 log = logging.getLogger(__name__)
@@ -73,14 +92,6 @@ def update_key(checkin_id: int, answer: ActionAnswer) -> str:
     return f"checkin:{checkin_id}:{answer.action_id}:{digest}"
 
 
-def _changed(answer: ActionAnswer, action: Action) -> bool:
-    """True when the answer says something new; "No change" with a note still keeps the note."""
-    if (answer.progress or answer.evidence or answer.blockers or answer.corrective_action
-            or answer.next_review):
-        return True
-    return not answer.no_change and bool(answer.rag and answer.rag != action.rag)
-
-
 def _token(data: dict) -> str | None:
     token = data.get("token")
     return token if isinstance(token, str) and token and len(token) <= 64 else None
@@ -109,11 +120,53 @@ async def _may_update(session: AsyncSession, actor: Person, lead: Person, deps: 
     return await is_admin(session, actor, deps)
 
 
+async def _latest(session: AsyncSession, ids: list[int]) -> dict[int, StatusUpdate]:
+    """The newest status update of each of these actions (one query)."""
+    newest = (select(StatusUpdate.action_id, func.max(StatusUpdate.id).label("id"))
+              .where(StatusUpdate.action_id.in_(ids)).group_by(StatusUpdate.action_id)
+              .subquery())
+    rows = await session.execute(select(StatusUpdate).join(newest, newest.c.id ==
+                                                           StatusUpdate.id))
+    return {update.action_id: update for update in rows.scalars()}
+
+
+async def _shown(session: AsyncSession, checkin: Checkin, round_: CheckinRound,
+                 ids: list[int], seen: dict[int, int] | None) -> dict[int, StatusUpdate | None]:
+    """The status update each action's card showed: the card says which; a card made before
+    cards said so showed what was newest when it was sent."""
+    if seen is None:
+        made = checkin.sent_at or round_.started_at
+        newest = (select(StatusUpdate.action_id, func.max(StatusUpdate.id).label("id"))
+                  .where(StatusUpdate.action_id.in_(ids), StatusUpdate.at <= made)
+                  .group_by(StatusUpdate.action_id).subquery())
+        rows = await session.execute(select(StatusUpdate).join(newest, newest.c.id ==
+                                                               StatusUpdate.id))
+        found = {update.action_id: update for update in rows.scalars()}
+        return {action_id: found.get(action_id) for action_id in ids}
+    wanted = [update_id for action_id, update_id in seen.items() if update_id and
+              action_id in ids]
+    found = {update.id: update for update in (await session.execute(
+        select(StatusUpdate).where(StatusUpdate.id.in_(wanted)))).scalars()} if wanted else {}
+    return {action_id: (found.get(seen[action_id]) if seen.get(action_id) else None)
+            for action_id in ids}
+
+
+async def _newer_checkin(session: AsyncSession, checkin: Checkin, round_: CheckinRound
+                         ) -> tuple[Checkin, CheckinRound] | None:
+    """The same person's check-in in a later round of the same plan, if one has started."""
+    row = (await session.execute(
+        select(Checkin, CheckinRound).join(CheckinRound, CheckinRound.id == Checkin.round_id)
+        .where(Checkin.person_id == checkin.person_id, CheckinRound.plan_id == round_.plan_id,
+               CheckinRound.id > round_.id)
+        .order_by(CheckinRound.id.desc()).limit(1))).first()
+    return None if row is None else tuple(row)
+
+
 async def _store(session: AsyncSession, answer: ActionAnswer, action: Action, actor: Person,
-                 now: datetime, key: str) -> None:
-    rag = (action.rag if answer.no_change else answer.rag) or action.rag
+                 now: datetime, key: str, *, rag_changed: bool) -> None:
     await record_update(session=session, action=action, source="card", at=now,
-                        rag=rag, progress=answer.progress,
+                        rag=answer.rag if rag_changed else None, keep_rag=not rag_changed,
+                        progress=answer.progress,
                         evidence=answer.evidence, blockers=answer.blockers,
                         corrective_action=answer.corrective_action,
                         next_review=answer.next_review,
@@ -130,24 +183,32 @@ async def _stored_keys(session: AsyncSession, keys: list[str]) -> set[str]:
 
 
 async def recorded_view(session: AsyncSession, checkin: Checkin, plan: Plan, lead: Person,
-                        label: str, tz: str, actions: list[Action] | None = None) -> RecordedView:
-    """What was stored from this card, for the read-only 'recorded' card.
+                        label: str, tz: str, actions: list[Action] | None = None,
+                        notices: list[str] | None = None,
+                        leave_out: Collection[int] = ()) -> RecordedView:
+    """What was stored from this card, for the read-only 'recorded' card: the card's actions
+    and any other action answered under this check-in (an older card recorded with it).
 
-    actions: the card's actions in plan order, when the caller has them loaded already."""
-    ids = _card_ids(checkin)
-    if actions is None:
-        actions = await _card_actions(session, ids)
-    # The newest update from this card per action (built in SQL: a card answered many times
-    # must not load its whole history to show the last answers).
+    actions: the card's actions in plan order, when the caller has them loaded already.
+    leave_out: actions not to list (answers that were refused; the notices say why)."""
+    # The newest update from this check-in per action (built in SQL: a card answered many
+    # times must not load its whole history to show the last answers).
     latest = (select(func.max(StatusUpdate.id))
-              .where(StatusUpdate.action_id.in_(ids),
-                     StatusUpdate.idempotency_key.like(f"checkin:{checkin.id}:%"))
+              .where(StatusUpdate.idempotency_key.like(f"checkin:{checkin.id}:%"))
               .group_by(StatusUpdate.action_id))
     updates = {u.action_id: u for u in (await session.execute(
         select(StatusUpdate).where(StatusUpdate.id.in_(latest)))).scalars()}
+    if actions is None:
+        actions = await _card_actions(session, _card_ids(checkin))
+    extra = set(updates) - {action.id for action in actions}
+    if extra:
+        actions = sorted([*actions, *await _card_actions(session, list(extra))],
+                         key=lambda action: action.position)
     when = checkin.answered_at.astimezone(ZoneInfo(tz)) if checkin.answered_at else None
     items = []
     for action in actions:
+        if action.id in leave_out and action.id not in updates:
+            continue
         stored = updates.get(action.id)
         items.append(RecordedActionView(
             ref=action.ref, title=action.text, rag=stored.rag if stored else action.rag,
@@ -159,7 +220,7 @@ async def recorded_view(session: AsyncSession, checkin: Checkin, plan: Plan, lea
     by = next((u.by_name for u in updates.values() if u.by_name), None)
     return RecordedView(lead_name=lead.display_name, plan_name=plan.name, period_label=label,
                         recorded_at_label=f"{when.day} {when:%B %Y at %H:%M}" if when else "",
-                        actions=items, by_name=by)
+                        actions=items, by_name=by, notices=notices or [])
 
 
 def _card_ids(checkin: Checkin) -> list[int]:
@@ -195,6 +256,83 @@ async def submit(turn: Turn, deps: Deps) -> Reply:
         return await _submit(turn, deps)
 
 
+@dataclass
+class _Sorted:
+    """One card submission's answers, sorted by what becomes of them."""
+
+    store: list[tuple[ActionAnswer, str, bool]] = field(default_factory=list)  # key, RAG moved
+    repeated: list[int] = field(default_factory=list)  # stored already (double click, retry)
+    conflicts: list[tuple[ActionAnswer, StatusUpdate]] = field(default_factory=list)
+    refused: list[Action] = field(default_factory=list)  # not the sender's to update any more
+
+    @property
+    def answered(self) -> bool:
+        """The check-in counts as answered: something was stored, or everything said "no
+        change" and nothing was refused or is waiting for a choice."""
+        return bool(self.store or self.repeated) or not (self.conflicts or self.refused)
+
+
+def _sort(parsed: CheckinSubmit, by_id: dict[int, Action], shown: dict[int, StatusUpdate | None],
+          latest: dict[int, StatusUpdate], allowed: set[int], stored: set[str],
+          target: Checkin) -> _Sorted:
+    """Decide per answer: a RAG equal to what the card showed is no change; a changed RAG on
+    an action updated since the card was made is asked back; an action that is not theirs is
+    refused; everything else is stored once (by its idempotency key)."""
+    result = _Sorted()
+    for answer in parsed.answers:
+        before = shown.get(answer.action_id)
+        rag_moved = (not answer.no_change and answer.rag is not None
+                     and answer.rag != (before.rag if before else None))
+        if not rag_moved and not answer.has_notes():
+            continue
+        key = update_key(target.id, answer)
+        newest = latest.get(answer.action_id)
+        if key in stored or (newest is not None and newest.idempotency_key == key):
+            result.repeated.append(answer.action_id)
+        elif answer.action_id not in allowed:
+            result.refused.append(by_id[answer.action_id])
+        elif rag_moved and newest is not None and (before is None or newest.id != before.id):
+            result.conflicts.append((answer, newest))
+        else:
+            result.store.append((answer, key, rag_moved))
+    return result
+
+
+def _refused_notice(refused: list[Action], lead: Person) -> str:
+    refs = and_list([action.ref for action in refused])
+    one = len(refused) == 1
+    return (f"Not saved: {refs} {'is' if one else 'are'} no longer led by "
+            f"{lead.display_name} or anyone they stand in for (the lead was unlinked or changed "
+            "since this card was sent). Ask a plan admin if this is wrong.")
+
+
+async def _conflict_reply(session: AsyncSession, checkin: Checkin, plan: Plan, lead: Person,
+                          label: str, today: date, decided: _Sorted, by_id: dict[int, Action],
+                          tz: str) -> Reply:
+    """Ask back about actions whose RAG changed after the card was made: the card again with
+    only those actions, showing their RAG now, what was typed kept, and one question each."""
+    view = await card_view(session, checkin, plan=plan, lead=lead, label=label, today=today)
+    newest = {answer.action_id: (answer, update) for answer, update in decided.conflicts}
+    view.actions = [action for action in view.actions if action.action_id in newest]
+    questions = []
+    for action in view.actions:
+        answer, update = newest[action.action_id]
+        now_rag = (update.rag or "no RAG").title()
+        when = short_date(as_utc(update.at).astimezone(ZoneInfo(tz)).date())
+        questions.append(f"{action.ref} was set to {now_rag} by {update.by_name or 'someone'} "
+                         f"on {when}, after this card was made: keep {now_rag} or set "
+                         f"{(answer.rag or '').title()}?")
+        typed = {"progress": answer.progress, "evidence": answer.evidence,
+                 "blockers": answer.blockers, "corrective": answer.corrective_action,
+                 "review": answer.next_review.isoformat() if answer.next_review else None}
+        view.values.update({f"{name}_{action.action_id}": value
+                            for name, value in typed.items() if value})
+    saved = [by_id[answer.action_id].ref for answer, _, _ in decided.store]
+    view.banner = " ".join([f"Saved {and_list(saved)}." if saved else "Nothing was saved yet.",
+                            *questions, "Choose below (it shows the RAG now) and press Send."])
+    return Reply(cards=[checkin_card(view)], replace=True)
+
+
 async def _submit(turn: Turn, deps: Deps) -> Reply:
     data = turn.value or {}
     now = deps.clock()
@@ -213,9 +351,10 @@ async def _submit(turn: Turn, deps: Deps) -> Reply:
         card_actions = await _card_actions(session, _card_ids(checkin))
         by_id = {action.id: action for action in card_actions}
         try:
+            shown = await _shown(session, checkin, round_, list(by_id), read_seen(data))
             parsed = CheckinSubmit.from_card_data(
-                data, stored_rags={key: action.rag for key, action in by_id.items()},
-                today=today)
+                data, stored_rags={key: (update.rag if update else None)
+                                   for key, update in shown.items()}, today=today)
         except SubmitInvalid as error:
             return await _rejected(session, checkin, plan, lead, label, today, error, data)
         asked = {answer.action_id for answer in parsed.answers}
@@ -224,25 +363,36 @@ async def _submit(turn: Turn, deps: Deps) -> Reply:
                         sorted(asked - by_id.keys()))
             return Reply(text="That answer names actions that were not on your card. Nothing "
                               "was changed.")
-        changed = [answer for answer in parsed.answers
-                   if _changed(answer, by_id[answer.action_id])]
-        wanted = {answer.action_id for answer in changed}
-        allowed = await led_by(session=session, action_ids=wanted, people=[lead])
-        if allowed != wanted and await is_admin(session, actor, deps):
-            allowed = wanted  # an admin may answer every action on the card
-        # An action reassigned since the card was sent is not theirs to update any more.
-        to_store = [(answer, update_key(checkin.id, answer)) for answer in changed
-                    if answer.action_id in allowed]
-        stored = await _stored_keys(session, [key for _, key in to_store])
-        for answer, key in to_store:
-            if key not in stored:  # else stored already (a double click or a Teams retry)
-                await _store(session, answer, by_id[answer.action_id], actor, now, key)
-        if checkin.status != "answered":
-            checkin.status, checkin.answered_at = "answered", now
-            session.add(checkin)
+        # A card of an earlier round answered once the next has begun is this week's answer:
+        # recorded with the lead's current check-in, so they are not chased for it.
+        target, target_label, notices = checkin, label, []
+        newer = await _newer_checkin(session, checkin, round_)
+        if newer is not None:
+            target = newer[0]
+            target_label = period_label(newer[1].period, newer[1].started_at, deps.timezone)
+            notices.append(f"This card was from the {label}; your answers are recorded with "
+                           f"this week's check-in ({target_label}).")
+        allowed = await answerable(session, actor=actor, for_person=lead, action_ids=asked,
+                                   admin=await is_admin(session, actor, deps))
+        keys = [update_key(target.id, answer) for answer in parsed.answers]
+        decided = _sort(parsed, by_id, shown, await _latest(session, list(asked)), allowed,
+                        await _stored_keys(session, keys), target)
+        for answer, key, rag_moved in decided.store:
+            await _store(session, answer, by_id[answer.action_id], actor, now, key,
+                         rag_changed=rag_moved)
+        if decided.answered and target.status != "answered":
+            target.status, target.answered_at = "answered", now
+            session.add(target)
         await session.flush()
-        view = await recorded_view(session, checkin, plan, lead, label, deps.timezone,
-                                   actions=card_actions)
+        if decided.conflicts:
+            return await _conflict_reply(session, checkin, plan, lead, label, today, decided,
+                                         by_id, deps.timezone)
+        if decided.refused:
+            notices.append(_refused_notice(decided.refused, lead))
+        view = await recorded_view(session, target, plan, lead, target_label, deps.timezone,
+                                   actions=card_actions if target is checkin else None,
+                                   notices=notices,
+                                   leave_out={action.id for action in decided.refused})
     return Reply(cards=[recorded_card(view)], replace=True)
 
 
@@ -254,6 +404,10 @@ async def refresh(turn: Turn, deps: Deps) -> Reply:
         if found is None:
             return Reply(text=OUT_OF_DATE)
         checkin, round_, plan, lead = found
+        actor = await acting_person(session, turn, expected=lead)
+        if actor is None or not await _may_update(session, actor, lead, deps):
+            log.warning("refused refresh of check-in %s for %s", checkin.id, turn.user_aad_id)
+            return Reply(cards=[not_yours_card(lead.display_name)], replace=True)
         label = period_label(round_.period, round_.started_at, deps.timezone)
         if checkin.status == "answered":
             view = await recorded_view(session, checkin, plan, lead, label, deps.timezone)

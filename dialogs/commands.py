@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.links import LinkSuggestionView, link_suggestions_card
+from dialogs.auth import answerable
+from dialogs.checkin_payload import NOTE_MAX, PROGRESS_MAX
 from dialogs.checkin_submit import acting_person, is_admin
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router, normalise
-from storage.models import Action, Person, Plan
-from storage.people import lead_report, led_by, link_lead, unlink_lead
+from storage.models import Action, Person, Plan, StatusUpdate
+from storage.people import lead_report, link_lead, unlink_lead
 from storage.rules import Rag, long_date, parse_date, parse_rag, ref_key
 from storage.updates import record_update
 
@@ -104,18 +108,33 @@ async def _actions_by_ref(session: AsyncSession, ref: str) -> list[tuple[Action,
     return [(action, plan) for action, plan in rows.all()]
 
 
-async def _leads_or_stands_in(session: AsyncSession, action: Action, actor: Person) -> bool:
-    """True when the actor leads the action, or is the delegate of someone who leads it (reads
-    this action's lead rows, not every person and lead of the plan)."""
-    delegators = (await session.execute(select(Person).where(
-        Person.delegate_id == actor.id))).scalars().all()
-    return bool(await led_by(session=session, action_ids=[action.id],
-                             people=[actor, *delegators]))
+def chat_update_key(turn: Turn) -> str | None:
+    """Idempotency key of a chat update: Teams redelivers a message with the same activity id
+    in the same conversation, and that must not store a second row."""
+    if not turn.activity_id:
+        return None
+    where = f"{turn.conversation_id or turn.user_id or ''}\x1f{turn.activity_id}"
+    return f"chat:{hashlib.sha256(where.encode('utf-8', 'surrogatepass')).hexdigest()[:40]}"
+
+
+def _recorded(update: StatusUpdate, action: Action, plan: Plan) -> str:
+    """The confirmation of a chat update, from the row as stored."""
+    review = update.next_review
+    return (f"Recorded {action.ref} as {(update.rag or 'no RAG').title()}"
+            + (f": {update.progress[:200]}" if update.progress else "") + f" ({plan.name})."
+            + (f" Next review: {review:%A} {long_date(review)}." if review else ""))
 
 
 @router.intent(r"update\s+.+")
 async def update_by_chat(turn: Turn, deps: Deps) -> Reply:
     """'update 2.4 amber: audit booked for March' stores a status update from chat."""
+    try:
+        return await _update_by_chat(turn, deps)
+    except IntegrityError:  # the same message redelivered at the same moment: stored once
+        return await _update_by_chat(turn, deps)
+
+
+async def _update_by_chat(turn: Turn, deps: Deps) -> Reply:
     match = _UPDATE.fullmatch(normalise(turn.text))
     if match is None:
         return Reply(text="To update an action, write for example: update 2.4 green: audit "
@@ -155,20 +174,21 @@ async def update_by_chat(turn: Turn, deps: Deps) -> Reply:
             return Reply(text=f"Action {match['ref']} is in several plans ({names}); I can't "
                               "tell which one you mean yet.")
         action, plan = found[0]
-        if not (await _leads_or_stands_in(session, action, actor)
-                or await is_admin(session, actor, deps)):
+        if not await answerable(session, actor=actor, action_ids=[action.id],
+                                admin=await is_admin(session, actor, deps)):
             return Reply(text=f"Only the lead of {action.ref}, their delegate or a plan admin "
                               "can update it. Nothing was changed.")
-        await record_update(session=session, action=action, source="chat", at=deps.clock(),
-                            rag=rag.value, progress=progress[:4000] or None,
-                            evidence=(evidence or "")[:2000] or None,
-                            corrective_action=(corrective or "")[:2000] or None,
-                            next_review=review,
-                            by_name=actor.display_name, by_person_id=actor.id)
-    return Reply(text=f"Recorded {action.ref} as {rag.value.title()}"
-                      + (f": {progress[:200]}" if progress else "") + f" ({plan.name})."
-                      + (f" Next review: {review:%A} {long_date(review)}." if review
-                         else ""))
+        key = chat_update_key(turn)
+        again = (await session.execute(select(StatusUpdate).where(
+            StatusUpdate.idempotency_key == key))).scalar() if key else None
+        if again is not None:  # Teams delivered this message again: answer as the first time
+            return Reply(text=_recorded(again, action, plan))
+        update = await record_update(
+            session=session, action=action, source="chat", at=deps.clock(), rag=rag.value,
+            progress=progress[:PROGRESS_MAX] or None, evidence=(evidence or "")[:NOTE_MAX] or None,
+            corrective_action=(corrective or "")[:NOTE_MAX] or None, next_review=review,
+            by_name=actor.display_name, by_person_id=actor.id, idempotency_key=key)
+    return Reply(text=_recorded(update, action, plan))
 
 
 @router.intent(r"(snooze|i'?m on leave|i am on leave|on leave|away)\s+(until|till|to)\s+.+")
@@ -311,16 +331,49 @@ async def confirm_link(turn: Turn, deps: Deps) -> Reply:
     return await _link(turn, deps, lead=data.lead, user=data.user)
 
 
-@router.intent(r"(make me|set me as|i am) (the )?(plan )?owner( of .+)?")
+_OWNER = re.compile(r"(?:make me|set me as|i am) (?:the )?(?:plan )?owner"
+                    r"(?: (?:of|for) (?P<plan>.+))?", re.IGNORECASE | re.DOTALL)
+
+
+def _plan_key(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", " ", name.lower()).strip()
+
+
+def plans_called(plans: list[Plan], name: str) -> list[Plan]:
+    """The plans a name means: its name or slug in any case and punctuation, else the plans
+    whose name holds every word of it ("tameside" for "Tameside Improvement Plan 2023")."""
+    key = _plan_key(name)
+    exact = [plan for plan in plans if key in (_plan_key(plan.name), _plan_key(plan.slug))]
+    if exact or not key:
+        return exact
+    words = key.split()
+    return [plan for plan in plans
+            if all(word in f"{_plan_key(plan.name)} {_plan_key(plan.slug)}".split()
+                   for word in words)]
+
+
+@router.intent(r"(make me|set me as|i am) (the )?(plan )?owner( (of|for) .+)?")
 async def own_plan(turn: Turn, deps: Deps) -> Reply:
-    """Admin: become the owner who is told which leads did not answer."""
+    """Admin: become the owner of one plan, who is told which leads did not answer."""
+    match = _OWNER.fullmatch(normalise(turn.text))
+    asked = match["plan"] if match else None
     async with deps.sessions() as session, session.begin():
         actor = await acting_person(session, turn)
         if not await is_admin(session, actor, deps):
             return Reply(text=ADMIN_ONLY)
-        plans = (await session.execute(select(Plan))).scalars().all()
-        for plan in plans:
-            plan.owner_person_id = actor.id
-            session.add(plan)
-    return Reply(text=f"You now own {len(plans)} plan(s): you will get the list of leads who "
-                      "have not answered each week's check-in.")
+        plans = list((await session.execute(select(Plan).order_by(Plan.name))).scalars())
+        if not plans:
+            return Reply(text="There is no plan yet: import one first (planbot import FILE).")
+        chosen = plans_called(plans, asked.strip(" ?.!")) if asked else plans
+        if len(chosen) != 1:
+            names = "; ".join(plan.name for plan in (chosen or plans)[:20])
+            said = (f"I know no plan called {asked.strip()[:100]!r}. " if asked and not chosen
+                    else "")
+            return Reply(text=f"{said}Which plan? Say for example 'make me owner of "
+                              f"{(chosen or plans)[0].name}'. The plans: {names}. Nothing "
+                              "was changed.")
+        plan = chosen[0]
+        plan.owner_person_id = actor.id
+        session.add(plan)
+    return Reply(text=f"You now own {plan.name}: each week you will get the list of its leads "
+                      "who have not answered the check-in.")

@@ -31,6 +31,7 @@ class Turn:
     user_id: str | None = None  # Teams user id ("29:...")
     conversation_id: str | None = None  # where a proactive message to this chat or channel goes
     value: dict | None = None
+    activity_id: str | None = None  # Teams' id of the message: a redelivery carries the same one
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Deps:
     admins: frozenset[str] = frozenset()  # emails or AAD object ids, lower case
     timezone: str = "Europe/London"
     links: DownloadLinks | None = None  # signs download links for exports made in chat
+    readers: frozenset[str] | None = None  # PLANBOT_READERS=plan: named readers; None: tenant
 
     def today(self) -> date:
         """Today in the plan's time zone, from the injected clock."""

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Action, StatusUpdate
+from storage.models import Action, StatusUpdate, as_utc
 from storage.rules import parse_rag, parse_rating_change, rating_change
 
 
@@ -20,6 +20,14 @@ async def latest_update(*, session: AsyncSession, action_id: int) -> StatusUpdat
         .limit(1)
     )
     return result.scalar_one_or_none()
+
+
+async def lock_action(*, session: AsyncSession, action: Action) -> None:
+    """Hold the action's row until the transaction ends (SELECT ... FOR UPDATE on PostgreSQL;
+    SQLite has one writer at a time and ignores it) and read it again: what the caller loaded
+    before may be stale, and an ORM object writes only the columns that differ from it."""
+    await session.flush()
+    await session.refresh(action, with_for_update=True)
 
 
 async def record_update(
@@ -39,14 +47,28 @@ async def record_update(
     by_person_id: int | None = None,
     rating_change_as_written: str | None = None,
     idempotency_key: str | None = None,
+    keep_rag: bool = False,
 ) -> StatusUpdate:
     """Append one update and derive the action's current RAG and rating change from history.
 
     The RAG is read in any case ("RED", "r"); the text as written is kept in rag_text. The
     rating change compares with the previous update's RAG; with no previous RAG, the plan's own
-    arrow (rating_change_as_written) is used.
+    arrow (rating_change_as_written) is used. keep_rag: the RAG stays what the newest update
+    says when this one is written (a note with "no change"), not what the caller read earlier.
+
+    Updates of one action are serialised: the action's row is locked (PostgreSQL; SQLite
+    transactions here begin IMMEDIATE) before the newest update is read, so two leads answering
+    at the same moment each see the other's row, and the action's RAG is its newest row's. The
+    new row is never dated before the one it follows, so "newest" is the same by time or by id.
     """
+    await lock_action(session=session, action=action)
     previous = await latest_update(session=session, action_id=action.id)
+    if previous is not None:
+        at = max(at, as_utc(previous.at))
+        if keep_rag:
+            rag = previous.rag_text or previous.rag
+    elif keep_rag:
+        rag = action.rag
     canonical = parse_rag(rag)
     impact = parse_rag(impact_rag)
     before = parse_rag(previous.rag) if previous else None

@@ -120,7 +120,11 @@ def test_checkin_card_is_valid_and_small(name):
     [attachment] = queued["attachments"]  # as the outbox sends it, with its row's marker
     assert_valid_card(attachment["content"])
     assert card_kb(attachment["content"]) < 80
-    assert card["actions"][0]["data"] == {"token": "tok_123-abc"} if "actions" in card else True
+    if "actions" in card:  # the token, and which update of each action the card shows
+        view = CHECKIN_VIEWS[name]
+        shown = ",".join(f"{a.action_id}:{a.last_update_id}" for a in view.actions[:15])
+        assert card["actions"][0]["data"]["token"] == "tok_123-abc"
+        assert shown.startswith(card["actions"][0]["data"]["seen"])
     words = json.dumps(card, ensure_ascii=False)
     assert '"Warning"' not in words and '"Good"' not in words  # no yellow or green text
 
@@ -151,9 +155,11 @@ def test_checkin_card_inputs_verb_and_fallback():
     assert len(found) == 14  # rag, no change, progress, corrective, review, evidence, blockers
     [submit] = card["actions"]
     assert submit["type"] == "Action.Execute"
-    assert submit["verb"] == "checkin.submit" and submit["data"] == {"token": "tok_123-abc"}
+    assert submit["verb"] == "checkin.submit"
+    assert submit["data"] == {"token": "tok_123-abc", "seen": "7:0,9:0"}
     assert submit["fallback"] == {"type": "Action.Submit", "title": submit["title"],
-                                  "data": {"verb": "checkin.submit", "token": "tok_123-abc"}}
+                                  "data": {"verb": "checkin.submit", "token": "tok_123-abc",
+                                           "seen": "7:0,9:0"}}
     assert "refresh" not in card
     assert "Audit started in two teams." in all_text(card)  # the last note as text, not a value
     assert "Blue means achieved and evidenced" in all_text(card)
@@ -225,7 +231,7 @@ def test_evidence_and_blockers_hidden_behind_a_toggle():
         toggles = [node for node in walk(card) if node.get("type") == "Action.ToggleVisibility"
                    and node["targetElements"] == [f"more_{n}"]]
         assert [t["title"] for t in toggles] == ["Add evidence or blockers"]
-    assert card["actions"][0]["data"] == {"token": "tok_123-abc"}  # Send is still first
+    assert card["actions"][0]["data"]["token"] == "tok_123-abc"  # Send is still first
 
 
 def test_errors_shown_under_evidence_expanded_and_values_refilled():

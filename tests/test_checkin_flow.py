@@ -262,13 +262,20 @@ async def test_a_double_submit_racing_past_the_key_check_is_stored_once(world, m
     a4 = await first_action_id(world, "4a")
     data = answers(card, {f"rag_{a4}": "green", f"progress_{a4}": "Backlog cleared"})
     await world.post(teams.card_execute(world.url, "checkin.submit", data))
-    real, calls = checkin_submit._stored_keys, []
+    real, real_latest, calls = checkin_submit._stored_keys, checkin_submit._latest, []
 
     async def blind_once(session, keys):
         calls.append(keys)
         return set() if len(calls) == 1 else await real(session, keys)
 
+    latest_calls = []
+
+    async def before_the_other_commit(session, ids):  # the other replica's row is not seen yet
+        latest_calls.append(ids)
+        return {} if len(latest_calls) == 1 else await real_latest(session, ids)
+
     monkeypatch.setattr(checkin_submit, "_stored_keys", blind_once)
+    monkeypatch.setattr(checkin_submit, "_latest", before_the_other_commit)
     body = await (await world.post(teams.card_execute(world.url, "checkin.submit", data))).json()
     assert body["statusCode"] == 200 and "Backlog cleared" in str(body["value"])
     assert len(calls) == 2 and len(await world.updates()) == 1

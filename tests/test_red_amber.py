@@ -221,7 +221,7 @@ async def test_a_refused_red_keeps_the_card_and_what_was_typed(world):
                                f"corrective_{a3}": "Weekly case audits",
                                f"rag_{a4}": "green", f"progress_{a4}": "Backlog cleared"})
     again = await submit(world, data)
-    assert again["actions"][0]["data"] == {"token": flow.token_of(card)}  # the same card
+    assert again["actions"][0]["data"]["token"] == flow.token_of(card)  # the same card
     assert again["actions"][0]["verb"] == "checkin.submit"
     found = inputs(again)
     assert found[f"rag_{a3}"]["value"] == "red"
