@@ -6,14 +6,17 @@ import asyncio
 import ipaddress
 import json
 import logging
+import re
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from botbuilder.core.serializer_helper import serializer_helper
 from botbuilder.schema import Activity
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.adapter import create_adapter
+from bot.adapter import SigningKeys, SigningKeysUnavailable, create_adapter
 from bot.config import Settings
 from bot.downloads import download_handler
 from bot.proactive import BotDelivery
@@ -25,6 +28,7 @@ from dialogs.context import Clock, Deps, system_clock
 from dialogs.help import build_router
 from storage.db import database_status, session_factory
 from storage.export.links import DownloadLinks
+from storage.models import ConversationRef
 
 log = logging.getLogger(__name__)
 SETTINGS = web.AppKey("settings", Settings)
@@ -32,6 +36,16 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 BOT = web.AppKey("bot", PlanBot)
 ADAPTER = web.AppKey("adapter", object)
 MAX_BODY = 1024 * 1024
+MAX_DEPTH = 64  # objects and lists inside one another; Teams sends fewer than 10
+# Characters no database stores: lone UTF-16 surrogates (only a \u escape makes them: raw
+# bytes are not UTF-8) and NUL (PostgreSQL refuses it). Replaced by U+FFFD, as a decoder does.
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+# Identifiers stored as they come, in indexed columns (PostgreSQL's index rows hold < 2.7 kB).
+_ID_LIMITS = (("conversation.id", ConversationRef.__table__.c.conversation_id.type.length),
+              ("from.id", 400), ("from.aadObjectId", 400))
+_SECRET_QUERY = re.compile(r"(?i)([?&;](?:sig|signature|access_token|code)=)[^&;\s\"#]*")
+_EXPORT_QUERY = re.compile(r"(/exports/[^?\s\"#]*)\?[^\s\"#]*")
 
 
 def is_loopback(address: str | None) -> bool:
@@ -44,6 +58,99 @@ def is_loopback(address: str | None) -> bool:
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def redact(text: str) -> str:
+    """A URL (or a line holding URLs) without its secrets: no query string on a download link
+    (/exports/...?expires=...&sig=...), and no value for a sig, signature, access_token or
+    code parameter anywhere."""
+    return _SECRET_QUERY.sub(r"\1[redacted]", _EXPORT_QUERY.sub(r"\1", text))
+
+
+class RedactingAccessLogger(AbstractAccessLogger):
+    """aiohttp's access log line (its default format), with the request line and Referer
+    redacted: a download link's signature is as good as the file for 24 hours."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        started = datetime.now(UTC) - timedelta(seconds=time)
+        version = request.version
+        self.logger.info('%s [%s] "%s %s HTTP/%d.%d" %s %s "%s" "%s"', request.remote or "-",
+                         started.strftime("%d/%b/%Y:%H:%M:%S %z"), request.method,
+                         redact(request.path_qs), version.major, version.minor,
+                         response.status, response.body_length,
+                         redact(request.headers.get("Referer", "-")),
+                         request.headers.get("User-Agent", "-"))
+
+
+class BadBody(ValueError):
+    """A request body planbot refuses with 400; the message says why."""
+
+
+def read_body(raw: bytes) -> dict:
+    """The activity JSON, checked: an object, at most MAX_DEPTH levels deep, with characters
+    no database stores (lone surrogates, NUL) replaced by U+FFFD; else BadBody."""
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise BadBody(f"the body is nested more than {MAX_DEPTH} levels deep") from None
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError, or a number too long to read
+        raise BadBody("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadBody("the activity has no type")
+    unstorable = _UNSTORABLE_ESCAPE.search(raw) is not None
+    if unstorable or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:
+        _walk(body, unstorable)
+    return body
+
+
+def _clean(text: str) -> str:
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def _walk(body: dict, unstorable: bool) -> None:
+    """Check the nesting depth, and replace unstorable characters in keys and strings (in
+    place, without recursion)."""
+    stack: list[tuple[dict | list, int]] = [(body, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadBody(f"the body is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, dict):
+            if unstorable:
+                for key in [key for key in node if _UNSTORABLE.search(key)]:
+                    node[_clean(key)] = node.pop(key)
+            items = node.items()
+        else:
+            items = enumerate(node)
+        for key, value in list(items):
+            if isinstance(value, str):
+                if unstorable:
+                    node[key] = _clean(value)
+            elif isinstance(value, dict | list):
+                stack.append((value, depth + 1))
+
+
+def _dotted(activity: Activity, path: str) -> object:
+    value: object = activity
+    for part in path.split("."):
+        value = getattr(value, {"from": "from_property", "aadObjectId": "aad_object_id"}.get(
+            part, part), None)
+    return value
+
+
+def activity_problem(activity: Activity) -> str | None:
+    """Why an activity cannot be handled (a 400), or None: every Bot Framework activity names
+    its conversation and the service to answer through."""
+    conversation = activity.conversation
+    if conversation is None or not isinstance(conversation.id, str) or not conversation.id:
+        return "the activity has no conversation.id"
+    if not isinstance(activity.service_url, str) or not activity.service_url:
+        return "the activity has no serviceUrl"
+    for path, limit in _ID_LIMITS:
+        value = _dotted(activity, path)
+        if isinstance(value, str) and len(value) > limit:
+            return f"{path} is longer than {limit} characters"
+    return None
 
 
 async def messages(request: web.Request) -> web.Response:
@@ -61,16 +168,20 @@ async def messages(request: web.Request) -> web.Response:
     if "application/json" not in request.headers.get("Content-Type", ""):
         return _error(415, "Content-Type must be application/json")
     try:
-        body = json.loads(await request.read())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return _error(400, "the body is not valid JSON")
-    if not isinstance(body, dict) or not body.get("type"):
+        body = read_body(await request.read())
+    except BadBody as exc:
+        return _error(400, str(exc))
+    if not isinstance(body.get("type"), str) or not body["type"]:
         return _error(400, "the activity has no type")
     try:
         activity = Activity().deserialize(body)
-    except Exception:  # msrest raises several types for wrong shapes
-        log.warning("activity could not be read", exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - msrest raises several types for wrong shapes
+        log.warning("activity could not be read (%s): %s", type(exc).__name__, str(exc)[:200])
         return _error(400, "the activity could not be read")
+    problem = activity_problem(activity)
+    if problem is not None:
+        log.warning("refused an activity: %s", problem)
+        return _error(400, problem)
     auth_header = request.headers.get("Authorization", "")
     adapter = request.app[ADAPTER]
     try:
@@ -79,6 +190,12 @@ async def messages(request: web.Request) -> web.Response:
         # endorsement), and every one of them means 401, never 500.
         authenticated = await adapter.bot_framework_authentication.authenticate_request(
             activity, auth_header)
+    except SigningKeysUnavailable as exc:  # nothing is known about the token yet
+        log.error("could not check a request's token: %s", exc)
+        return web.json_response(
+            {"error": "planbot cannot check tokens right now: the Bot Framework signing keys "
+                      "could not be fetched; try again shortly"},
+            status=503, headers={"Retry-After": str(max(1, round(SigningKeys.retry_after)))})
     except Exception as exc:  # noqa: BLE001 - any failure to authenticate is a 401
         log.warning("unauthorised request (%s): %s", type(exc).__name__, exc)
         return _error(401, "unauthorised")
@@ -135,13 +252,14 @@ def create_app(settings: Settings, engine: AsyncEngine, *, clock: Clock = system
 
     With background=True the app also runs the scheduler and the outbox sender.
     """
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY,
+                          handler_args={"access_log_class": RedactingAccessLogger})
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[ADAPTER] = adapter or create_adapter(settings)
     links = DownloadLinks(key=settings.download_key(), base_url=settings.base_url)
     deps = Deps(sessions=session_factory(engine), clock=clock, admins=settings.admin_ids,
-                timezone=settings.timezone, links=links)
+                timezone=settings.timezone, links=links, readers=settings.plan_readers)
     app[BOT] = PlanBot(build_router(), deps)
     if background:
         app.cleanup_ctx.append(workers(settings, engine, app[ADAPTER], clock))

@@ -64,6 +64,14 @@ class Settings(BaseSettings):
         validation_alias=_alias("PLANBOT_GRAPH_TOKEN_URL", "graph_token_url"))
     teams_app_id: str = Field("", validation_alias=_alias(
         "PLANBOT_TEAMS_APP_ID", "teams_app_id"))  # the manifest's id; default: the bot's app id
+    readers: Literal["tenant", "plan"] = Field("tenant", validation_alias=_alias(
+        "PLANBOT_READERS", "readers"))  # who may ask, export and subscribe to digests
+    reader_ids: str = Field("", validation_alias=_alias(
+        "PLANBOT_READER_IDS", "reader_ids"))  # with readers=plan: more people (emails, AAD ids)
+    signing_keys_timeout: float = Field(5.0, gt=0, le=60, validation_alias=_alias(
+        "PLANBOT_SIGNING_KEYS_TIMEOUT", "signing_keys_timeout"))  # seconds per fetch
+    signing_keys_retry: float = Field(30.0, ge=0, le=3600, validation_alias=_alias(
+        "PLANBOT_SIGNING_KEYS_RETRY", "signing_keys_retry"))  # after a failed fetch
 
     def sender_options(self) -> dict[str, object]:
         """Keyword arguments for bot.sender.Sender from the settings."""
@@ -93,8 +101,21 @@ class Settings(BaseSettings):
         """Plan admins: emails or AAD object ids, compared in lower case."""
         return frozenset(part.strip().lower() for part in self.admins.split(",") if part.strip())
 
+    @property
+    def plan_readers(self) -> frozenset[str] | None:
+        """None when everyone in the tenant may read the plans (PLANBOT_READERS=tenant); else
+        the people named in PLANBOT_READER_IDS (emails or AAD object ids, lower case), who may
+        read every plan besides its leads, their delegates and the admins."""
+        if self.readers == "tenant":
+            return None
+        return frozenset(part.strip().lower() for part in self.reader_ids.split(",")
+                         if part.strip())
+
     @model_validator(mode="after")
     def _secrets_are_real(self) -> Settings:
+        if self.reader_ids.strip() and self.readers == "tenant":
+            raise ValueError("PLANBOT_READER_IDS has no effect while PLANBOT_READERS=tenant "
+                             "(everyone in the tenant may read); set PLANBOT_READERS=plan")
         if self.app_id and self.app_type != "UserAssignedMSI":
             if self.app_password.strip().lower() in _PLACEHOLDERS:
                 raise ValueError("MicrosoftAppPassword is missing or a placeholder; set the real "

@@ -31,11 +31,13 @@ def local_signing_keys(monkeypatch):
     jwk = json.loads(RSAAlgorithm.to_jwk(OUR_KEY.public_key()))
     jwk.update({"kid": KID, "endorsements": ["msteams"]})
 
-    async def refresh(self) -> None:
-        self.keys = [jwk]
-        self.last_updated = jwt_token_extractor.datetime.now()
+    from bot.adapter import SigningKeys  # fetches the keys in place of botbuilder (issue 16)
 
-    monkeypatch.setattr(jwt_token_extractor._OpenIdMetadata, "_refresh", refresh)
+    async def download(self) -> list[dict]:
+        return [jwk]
+
+    monkeypatch.setattr(SigningKeys, "_download", download)
+    monkeypatch.setattr(jwt_token_extractor.JwtTokenExtractor, "metadataCache", {})
 
 
 def token(service_url: str, *, key=OUR_KEY, kid: str = KID, aud: str = APP_ID,

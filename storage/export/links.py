@@ -9,7 +9,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import quote
 
@@ -25,7 +25,7 @@ TTL = timedelta(hours=24)
 class DownloadLinks:
     """Signs and checks /exports/{token}/{filename}?expires=...&sig=... links."""
 
-    key: bytes
+    key: bytes = field(repr=False)  # never in a log line (Deps and its repr hold this object)
     base_url: str  # the bot's public address, e.g. https://planbot.council.gov.uk
     ttl: timedelta = TTL
 
