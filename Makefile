@@ -13,7 +13,7 @@ $(BIN)/planbot: pyproject.toml
 
 install: $(BIN)/planbot  ## create .venv and install planbot with its test tools
 
-demo: install  ## run the bot on 127.0.0.1:3978 with the Manchester 2015 plan in a fresh SQLite file
+demo: install  ## run the bot on 127.0.0.1:3978 with the Manchester 2015 plan in planbot.db, the CLI's default database
 	$(BIN)/planbot demo
 
 serve: install  ## run the bot with the configuration in the environment / .env

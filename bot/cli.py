@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 
 from bot.cli_commands import (
     UserError,
@@ -27,12 +28,14 @@ from bot.cli_commands import (
 )
 from bot.cli_export import export_cmd
 from bot.cli_people import admin_cmd, delete_person_cmd, link_cmd, people_cmd, unlink_cmd
-from bot.config import Settings
+from bot.config import DEFAULT_DATABASE_URL, Settings
+from storage.db import async_url
 from storage.importers.draft import PlanImportError
 
 DEMO_PLAN = Path(__file__).resolve().parent.parent / "storage" / "demo" / (
     "manchester-improvement-plan-2015-rag.txt")
 EXIT_BAD_INPUT = 2
+log = logging.getLogger("planbot")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -50,12 +53,29 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _demo_settings(args: argparse.Namespace) -> Settings:
-    database = Path(args.db)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{database}{suffix}").unlink(missing_ok=True)
-    args.database_url = f"sqlite+aiosqlite:///{database}"
+    """The demo's database: --db FILE, else --database-url, else the CLI's default SQLite file,
+    so that `planbot ask`, `planbot plans` etc. read the demo plan with no options. Never
+    DATABASE_URL from the environment (a demo must not load its plan into a real database), and
+    never deleted: the demo plan is imported into it (again: the import is idempotent)."""
+    if args.db:
+        args.database_url = f"sqlite+aiosqlite:///{Path(args.db)}"
+    elif not args.database_url:
+        args.database_url = DEFAULT_DATABASE_URL
     args.local = True
-    return _settings(args)
+    settings = _settings(args)
+    try:
+        configured = Settings().database_url
+    except ValidationError:
+        configured = settings.database_url  # reported by the commands themselves
+    if async_url(configured) == async_url(settings.database_url):
+        log.info("demo database: %s, the one the planbot commands read (planbot plans, "
+                 "planbot ask ...)", settings.database_url)
+    else:
+        log.warning("the demo uses %s but the planbot commands read %s (DATABASE_URL or the "
+                    "default): add --database-url %s to them to reach the demo plan",
+                    settings.database_url, make_url(configured).render_as_string(
+                        hide_password=True), settings.database_url)
+    return settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,17 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--local", action="store_true",
                            help="local mode: anonymous traffic from this machine only")
     serve_cmd.add_argument("--demo", action="store_true",
-                           help="load the demo plan into a fresh SQLite file first")
-    serve_cmd.add_argument("--db", default="planbot-demo.db", help="SQLite file for --demo")
+                           help="load the demo plan first (as `planbot demo`)")
+    serve_cmd.add_argument("--db", help="SQLite file for --demo (default: planbot.db)")
 
     demo = commands.add_parser("demo", help="run the bot locally with a real demo plan loaded")
     demo.add_argument("--host")
     demo.add_argument("--port", type=int)
-    demo.add_argument("--db", default="planbot-demo.db", help="SQLite file (recreated)")
+    demo.add_argument("--db", help="SQLite file (default: planbot.db, the database the other "
+                      "commands read by default); the demo plan is loaded or updated in it, "
+                      "nothing is deleted")
 
     imp = commands.add_parser("import", help="import a plan file (CSV, XLSX, DOCX, text)")
     imp.add_argument("file", type=Path)
-    imp.add_argument("--plan", help="plan name (default: from the file)")
+    imp.add_argument("--plan", help="the plan to update, or the name of a new plan (default: "
+                     "the plan this file is a version of, else a new plan named from the file)")
+    imp.add_argument("--new", action="store_true",
+                     help="make a new plan even if the file matches a stored one")
     imp.add_argument("--dry-run", action="store_true", help="show what was found; save nothing")
 
     checkin = commands.add_parser("checkin", help="weekly check-in round")
@@ -143,8 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
                         choices=["json", "csv", "xlsx", "docx"])
     export.add_argument("--as-of", dest="as_of", help="the plan as it stood that day "
                         "(YYYY-MM-DD; default today)")
-    export.add_argument("--out", type=Path, help="file to write (default: a name from the "
-                        "plan, the format and the date, in this folder)")
+    export.add_argument("--out", type=Path, help="file to write, or - for standard output "
+                        "(default: a name from the plan, the format and the date, in this "
+                        "folder)")
 
     commands.add_parser("plans", help="list the plans in the database")
     commands.add_parser("migrate", help="create or upgrade the database schema")
@@ -165,7 +191,7 @@ def run(argv: list[str] | None = None) -> int:
             asyncio.run(serve(settings))
         elif args.command == "import":
             asyncio.run(import_file(_settings(args), args.file, plan_name=args.plan,
-                                    dry_run=args.dry_run))
+                                    dry_run=args.dry_run, new=args.new))
         elif args.command == "checkin":
             asyncio.run(checkin_now(_settings(args), plan_name=args.plan))
         elif args.command == "schedule":

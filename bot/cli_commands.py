@@ -18,7 +18,8 @@ class UserError(Exception):
 
 
 async def plans_named(session, plan_name: str | None) -> list:
-    """The plan called `plan_name`, or every plan; a UserError when there is no such plan."""
+    """The plan called `plan_name`, or every plan; a UserError when there is no such plan, or
+    no plan at all (a command must not answer "0" from an empty database)."""
     from sqlalchemy import select
 
     from storage.models import Plan
@@ -27,9 +28,23 @@ async def plans_named(session, plan_name: str | None) -> list:
     if plan_name:
         plan = await find_plan(session=session, name=plan_name)
         if plan is None:
+            if await session.scalar(select(Plan.id).limit(1)) is None:
+                raise no_plan_error(session)
             raise UserError(f"no plan called {plan_name!r}; see `planbot plans`")
         return [plan]
-    return list((await session.execute(select(Plan).order_by(Plan.name))).scalars())
+    plans = list((await session.execute(select(Plan).order_by(Plan.name))).scalars())
+    if not plans:
+        raise no_plan_error(session)
+    return plans
+
+
+def no_plan_error(session) -> UserError:
+    """The database holds no plan: say which database, and how to get one."""
+    where = session.get_bind().url.render_as_string(hide_password=True)
+    return UserError(f"there is no plan in the database {where} yet: import one with "
+                     "`planbot import FILE`, run `make demo` (it loads a demo plan into the "
+                     "default database), or point at another database with --database-url or "
+                     "DATABASE_URL")
 
 
 async def open_database(settings: Settings):
@@ -46,12 +61,16 @@ async def open_database(settings: Settings):
 
 
 async def import_file(settings: Settings, path: Path, *, plan_name: str | None,
-                      dry_run: bool, out=None) -> None:
-    """Read a plan file and store it (or only describe it, with dry_run)."""
+                      dry_run: bool, new: bool = False, out=None) -> None:
+    """Read a plan file and store it (or only describe it, with dry_run).
+
+    Without --plan the file updates the plan it is a new version of (storage.plans.
+    matching_plans); a new plan is made only when none matches, or when asked (`new`, or
+    --plan with a name no plan has). Several matching plans: a UserError asking which."""
     out = out or sys.stdout
-    from storage.db import session_factory, transaction
+    from storage.db import session_factory
     from storage.importers.registry import describe, read_plan_file
-    from storage.plans import save_draft
+    from storage.plans import import_draft
 
     print(f"Reading {path} ...", file=out, flush=True)
     draft = read_plan_file(path, name=plan_name)
@@ -61,10 +80,14 @@ async def import_file(settings: Settings, path: Path, *, plan_name: str | None,
         return
     engine = await open_database(settings)
     try:
+        sessions = session_factory(engine)
+        async with sessions() as session:
+            slug, keep_name, note = await _import_target(session, draft, plan_name=plan_name,
+                                                         new=new)
         count = len(draft.all_actions())
-        print(f"Saving {count} actions to the database ...", file=out, flush=True)
-        async with transaction(session_factory(engine)) as session:
-            report = await save_draft(session=session, draft=draft, now=system_clock())
+        print(f"Saving {count} actions to the database{note} ...", file=out, flush=True)
+        report = await import_draft(sessions, draft=draft, now=system_clock(), slug=slug,
+                                    keep_name=keep_name)
     finally:
         await engine.dispose()
     created, updated = report.created, report.updated
@@ -77,6 +100,35 @@ async def import_file(settings: Settings, path: Path, *, plan_name: str | None,
               f"file: {', '.join(report.not_in_file[:20])}", file=out)
 
 
+async def _import_target(session, draft, *, plan_name: str | None,
+                         new: bool) -> tuple[str, bool, str]:
+    """Which plan an import writes to: (slug, keep the stored name, a note for the user)."""
+    from storage.plans import find_plan, free_plan_name, matching_plans
+
+    if new:
+        name, slug = await free_plan_name(session=session, name=draft.name)
+        if plan_name and name != draft.name:
+            raise UserError(f"there is a plan called {plan_name!r} already; choose another "
+                            "name with --plan, or leave out --new to update it")
+        draft.name = name
+        return slug, False, f" as a new plan '{name}'"
+    if plan_name:
+        plan = await find_plan(session=session, name=plan_name)
+        if plan is not None:
+            return plan.slug, True, f" into the plan '{plan.name}'"
+        return "", False, f" as a new plan '{draft.name}'"
+    plans = await matching_plans(session=session, draft=draft)
+    if len(plans) > 1:
+        raise UserError(
+            f"{draft.source_file or 'this file'} matches several plans: "
+            + "; ".join(f"{plan.name!r} (key {plan.slug})" for plan in plans)
+            + ". Say which with --plan NAME, or import it as a new plan with --new")
+    if plans:
+        return plans[0].slug, True, (f" into the plan '{plans[0].name}' (the same plan; "
+                                     "--new makes a separate one)")
+    return "", False, f" as a new plan '{draft.name}'"
+
+
 async def list_plans_cmd(settings: Settings, out=None) -> None:
     """Print the plans in the database."""
     out = out or sys.stdout
@@ -87,10 +139,10 @@ async def list_plans_cmd(settings: Settings, out=None) -> None:
     try:
         async with session_factory(engine)() as session:
             plans = await list_plans(session=session)
+            if not plans:
+                raise no_plan_error(session)
     finally:
         await engine.dispose()
-    if not plans:
-        print("No plans yet. Import one with: planbot import FILE", file=out)
     for plan, count in plans:
         print(f"{plan.slug}\t{plan.name}\t{count} actions", file=out)
 
@@ -118,6 +170,7 @@ async def checkin_now(settings: Settings, *, plan_name: str | None, wait: float 
                       f"{' (round started now)' if report.created else ''}", file=out)
                 for label, names in (("not reachable (never talked to the bot)",
                                       report.unreachable), ("away, no delegate", report.away),
+                                     ("away, delegated", report.delegated),
                                      ("not linked to a Teams user", report.unlinked)):
                     if names:
                         print(f"  {label}: {', '.join(names[:30])}"
@@ -225,12 +278,44 @@ async def outbox_cmd(settings: Settings, *, status: str | None, out=None) -> Non
               f"attempts {row.attempts}\t{unknown}{row.last_error or ''}", file=out)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """A UserError naming host:port when nothing can listen there (another planbot, say):
+    checked before the database is touched."""
+    import errno
+    import socket
+
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            # as asyncio's create_server does, so a port in TIME_WAIT is not taken for busy
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                raise _listen_error(host, port, exc, busy=exc.errno == errno.EADDRINUSE) from exc
+
+
+def _listen_error(host: str, port: int, exc: OSError, *, busy: bool) -> UserError:
+    if busy:
+        return UserError(f"{host}:{port} is already in use (is planbot already running? Stop "
+                         "it, or choose another port with --port or PLANBOT_PORT)")
+    return UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
 async def serve(settings: Settings, *, demo_plan: Path | None = None) -> None:
-    """Run the bot until interrupted."""
+    """Run the bot until interrupted; a busy port is a UserError before the database is
+    touched."""
+    import errno
+
     from aiohttp import web
 
     from bot.app import create_app
 
+    check_port_free(settings.host, settings.port)
     if demo_plan is not None:
         await import_file(settings, demo_plan, plan_name=None, dry_run=False)
     engine = await open_database(settings)
@@ -238,7 +323,13 @@ async def serve(settings: Settings, *, demo_plan: Path | None = None) -> None:
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:  # taken between the check and now
+        await runner.cleanup()
+        await engine.dispose()
+        raise _listen_error(settings.host, settings.port, exc,
+                            busy=exc.errno == errno.EADDRINUSE) from exc
     log.info("planbot listening on http://%s:%s/api/messages (health: /healthz)",
              settings.host, settings.port)
     try:
@@ -260,7 +351,8 @@ async def digest_now(settings: Settings, *, plan_name: str | None, wait: float =
     try:
         now = system_clock()
         async with transaction(sessions) as session:
-            plans = await plans_named(session, plan_name) if plan_name else [None]
+            named = await plans_named(session, plan_name)  # a UserError when there is none
+            plans = named if plan_name else [None]
             queued = 0
             for plan in plans:
                 queued += await queue_digests(
@@ -294,8 +386,7 @@ async def ask_cmd(settings: Settings, question: str, *, today: str | None, as_js
     engine = await open_database(settings)
     try:
         async with session_factory(engine)() as session:
-            if plan_name:
-                await plans_named(session, plan_name)  # a clear error for an unknown plan
+            await plans_named(session, plan_name)  # a clear error: unknown plan, or none
             answer = await ask(session, question, today=day, tz=settings.timezone, limit=None)
     finally:
         await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,13 @@ from storage.sqlite_inline import inline_connect
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 READ_ONLY = "planbot_read_only"  # execution option of a reading() session
+# A SQLite writer waits for the write lock up to BUSY_TIMEOUT_MS in SQLite's busy handler (in
+# aiosqlite's worker thread: the event loop keeps serving), and BEGIN IMMEDIATE is tried
+# LOCK_ATTEMPTS times before "database is locked" reaches the caller: a minute in all. No
+# transaction here holds the lock that long (an import commits in short batches).
+BUSY_TIMEOUT_MS = 10_000
+LOCK_ATTEMPTS = 6
+log = logging.getLogger(__name__)
 
 
 def async_url(url: str) -> str:
@@ -56,16 +64,39 @@ def make_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(connection) -> None:
             # Writers queue for the lock at BEGIN (no upgrade deadlocks); a session opened with
             # reading() never writes, so it takes no lock (in WAL mode reads never wait).
-            deferred = connection.get_execution_options().get(READ_ONLY)
-            connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+            if connection.get_execution_options().get(READ_ONLY):
+                connection.exec_driver_sql("BEGIN")
+            else:
+                _begin_immediate(connection)
     return engine
+
+
+def _begin_immediate(connection) -> None:
+    """BEGIN IMMEDIATE, tried again while another connection (an import, another process)
+    holds the write lock past the busy timeout. Nothing has run in the transaction yet, so
+    trying again is always safe."""
+    raw = connection.connection.dbapi_connection
+    error = connection.dialect.loaded_dbapi.OperationalError
+    for attempt in range(1, LOCK_ATTEMPTS):
+        cursor = raw.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            return
+        except error as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                break  # not a lock: let SQLAlchemy raise it below, wrapped as usual
+            log.warning("the database is locked by another writer; still waiting (attempt "
+                        "%d of %d)", attempt, LOCK_ATTEMPTS)
+        finally:
+            cursor.close()
+    connection.exec_driver_sql("BEGIN IMMEDIATE")  # the last attempt raises SQLAlchemy's error
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

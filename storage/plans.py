@@ -1,20 +1,25 @@
-"""Plans in the database: save an imported PlanDraft idempotently, list and find plans."""
+"""Plans in the database: save an imported PlanDraft idempotently (in one transaction or in
+short ones), recognise the plan a file is a new version of, list and find plans."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from storage.db import transaction
 from storage.importers.draft import ActionDraft, ObjectiveDraft, PlanDraft
 from storage.models import Action, ActionLead, Objective, Plan, StatusUpdate, Theme
 from storage.rules import parse_due, parse_rag, parse_start, ref_key
 from storage.updates import record_update
 
 KINDS = ("themes", "objectives", "actions")
+SQLITE_PAUSE = 0.15  # seconds between an import's transactions on SQLite (see import_draft)
 
 
 def slugify(name: str) -> str:
@@ -63,45 +68,166 @@ async def _upsert(session: AsyncSession, model, keys: dict, values: dict, report
 
 
 async def save_draft(
-    *, session: AsyncSession, draft: PlanDraft, now: datetime, slug: str | None = None
+    *, session: AsyncSession, draft: PlanDraft, now: datetime, slug: str | None = None,
+    keep_name: bool = False,
 ) -> ImportReport:
-    """Store a draft: re-importing the same file changes nothing and never duplicates rows."""
-    slug = slug or slugify(draft.name)
-    plan = await _one(session, select(Plan).where(Plan.slug == slug))
-    if plan is None:
-        plan = Plan(slug=slug, name=draft.name, created_at=now, updated_at=now)
-    _assign(plan, {"name": draft.name, "organisation": draft.organisation, "year": draft.year,
-                   "layout": draft.layout, "source_file": draft.source_file, "updated_at": now})
-    session.add(plan)
-    await session.flush()
-    report = ImportReport(plan=plan)
+    """Store a draft in the caller's transaction: re-importing the same file changes nothing and
+    never duplicates rows. (import_draft does the same in short transactions.)"""
+    writer = DraftWriter(draft=draft, now=now, slug=slug, keep_name=keep_name)
+    await writer.start(session=session)
+    await writer.save_steps(session=session, limit=None)
+    return await writer.finish(session=session)
 
-    themes: dict[str | None, int | None] = {None: None}
-    for position, theme in enumerate(draft.themes):
-        row = await _upsert(session, Theme, {"plan_id": plan.id, "name": theme.name},
-                            {"ref": theme.ref, "lead": theme.lead, "statement": theme.statement,
-                             "position": position}, report, "themes")
-        themes[theme.name] = row.id
 
-    seen: set[str] = set()
-    position = 0
-    for objective in draft.objectives:
-        objective_row = await _save_objective(session, plan, objective, themes, report)
-        for action in objective.actions:
-            await _save_action(session, plan, objective_row.id, themes.get(objective.theme),
-                               action, position, now, report)
-            seen.add(ref_key(action.ref))
-            position += 1
-    for theme_name, action in draft.loose_actions:
-        await _save_action(session, plan, None, themes.get(theme_name), action, position, now,
-                           report)
-        seen.add(ref_key(action.ref))
-        position += 1
+async def import_draft(
+    sessions: async_sessionmaker[AsyncSession], *, draft: PlanDraft, now: datetime,
+    slug: str | None = None, keep_name: bool = False, hold: float = 0.5,
+    pause: float | None = None,
+) -> ImportReport:
+    """Store a draft in short transactions of about `hold` seconds each, so that a running bot's
+    writers (a check-in answer) wait for SQLite's write lock at most that long, never for the
+    whole import. Between them the import waits `pause` seconds (default: 0.15 on SQLite, whose
+    busy handler looks for the lock again every 0.1 s; 0 elsewhere) so a waiting writer gets in.
 
-    stored = await session.execute(
-        select(Action.ref, Action.ref_key).where(Action.plan_id == plan.id))
-    report.not_in_file = [ref for ref, key in stored.all() if key not in seen]
-    return report
+    Not all or nothing: if it stops half way, the actions saved so far stay, and running the
+    same import again completes the plan (saving is idempotent)."""
+    writer = DraftWriter(draft=draft, now=now, slug=slug, keep_name=keep_name)
+    async with transaction(sessions) as session:
+        if pause is None:
+            pause = SQLITE_PAUSE if session.get_bind().dialect.name == "sqlite" else 0.0
+        await writer.start(session=session)
+    while writer.remaining:
+        async with transaction(sessions) as session:
+            deadline = time.monotonic() + hold
+            while writer.remaining and time.monotonic() < deadline:
+                await writer.save_steps(session=session, limit=1)
+        if pause:
+            await asyncio.sleep(pause)
+    async with transaction(sessions) as session:
+        return await writer.finish(session=session)
+
+
+class DraftWriter:
+    """Saves a draft step by step (the plan and its themes, then each objective and action in
+    the file's order, then the summary), so that a caller may commit between steps."""
+
+    def __init__(self, *, draft: PlanDraft, now: datetime, slug: str | None = None,
+                 keep_name: bool = False) -> None:
+        self.draft, self.now = draft, now
+        self.slug = slug or slugify(draft.name)
+        self.keep_name = keep_name
+        self.report: ImportReport | None = None
+        self._themes: dict[str | None, int | None] = {None: None}
+        self._objectives: dict[int, int] = {}  # index in draft.objectives -> row id
+        self._seen: set[str] = set()
+        self._steps: list[tuple[int | None, str | None, ActionDraft | None]] = []
+        for index, objective in enumerate(draft.objectives):
+            self._steps.append((index, objective.theme, None))
+            self._steps.extend((index, objective.theme, action) for action in objective.actions)
+        self._steps.extend((None, theme, action) for theme, action in draft.loose_actions)
+        self._next = 0
+        self._position = 0
+
+    @property
+    def remaining(self) -> int:
+        """Steps (objectives and actions) not saved yet."""
+        return len(self._steps) - self._next
+
+    async def start(self, *, session: AsyncSession) -> None:
+        """The plan row and its themes. An existing plan's updated_at is stamped by finish(),
+        so that what reads it (the question lexicon) sees a change only once it is complete."""
+        draft = self.draft
+        plan = await _one(session, select(Plan).where(Plan.slug == self.slug))
+        if plan is None:
+            plan = Plan(slug=self.slug, name=draft.name, created_at=self.now,
+                        updated_at=self.now)
+        values = {"organisation": draft.organisation, "year": draft.year,
+                  "layout": draft.layout, "source_file": draft.source_file}
+        if not self.keep_name:
+            values["name"] = draft.name
+        _assign(plan, values)
+        session.add(plan)
+        await session.flush()
+        self.report = report = ImportReport(plan=plan)
+        for position, theme in enumerate(draft.themes):
+            row = await _upsert(session, Theme, {"plan_id": plan.id, "name": theme.name},
+                                {"ref": theme.ref, "lead": theme.lead,
+                                 "statement": theme.statement, "position": position},
+                                report, "themes")
+            self._themes[theme.name] = row.id
+
+    async def save_steps(self, *, session: AsyncSession, limit: int | None) -> None:
+        """Save the next `limit` objectives and actions (all that are left with None)."""
+        assert self.report is not None, "start() first"
+        plan, report = self.report.plan, self.report
+        stop = len(self._steps) if limit is None else min(len(self._steps), self._next + limit)
+        while self._next < stop:
+            index, theme, action = self._steps[self._next]
+            if action is None:
+                row = await _save_objective(session, plan, self.draft.objectives[index],
+                                            self._themes, report)
+                self._objectives[index] = row.id
+            else:
+                objective_id = self._objectives[index] if index is not None else None
+                await _save_action(session, plan, objective_id, self._themes.get(theme), action,
+                                   self._position, self.now, report)
+                self._seen.add(ref_key(action.ref))
+                self._position += 1
+            self._next += 1
+
+    async def finish(self, *, session: AsyncSession) -> ImportReport:
+        """Stamp the plan as updated and list the stored actions the file no longer has."""
+        assert self.report is not None and not self.remaining, "save every step first"
+        plan = await session.get(Plan, self.report.plan.id)
+        plan.updated_at = self.now
+        session.add(plan)
+        await session.flush()
+        self.report.plan = plan
+        stored = await session.execute(
+            select(Action.ref, Action.ref_key).where(Action.plan_id == plan.id))
+        self.report.not_in_file = [ref for ref, key in stored.all() if key not in self._seen]
+        return self.report
+
+
+def _words(text: str | None) -> str:
+    return " ".join((text or "").lower().split())
+
+
+async def matching_plans(*, session: AsyncSession, draft: PlanDraft) -> list[Plan]:
+    """The stored plans a draft is a new version of: the plan of the draft's name; else every
+    plan imported from a file of the same name or read with the same layout whose actions are
+    mostly the draft's (at least half the refs in common, and at least half of those with the
+    same text). Empty when the draft is a plan the database does not have."""
+    same_name = await _one(session, select(Plan).where(Plan.slug == slugify(draft.name)))
+    if same_name is not None:
+        return [same_name]
+    wanted = {ref_key(action.ref): _words(action.text) for _, action in draft.all_actions()}
+    plans = (await session.execute(select(Plan).where(
+        (Plan.source_file == draft.source_file) | (Plan.layout == draft.layout))
+        .order_by(Plan.name))).scalars().all()
+    found = []
+    for plan in plans:
+        stored = dict((await session.execute(select(Action.ref_key, Action.text).where(
+            Action.plan_id == plan.id))).all())
+        common = wanted.keys() & stored.keys()
+        if not common or len(common) * 2 < max(len(wanted), len(stored)):
+            continue
+        same_text = sum(1 for key in common if _words(stored[key]) == wanted[key])
+        if same_text * 2 >= len(common):
+            found.append(plan)
+    return found
+
+
+async def free_plan_name(*, session: AsyncSession, name: str) -> tuple[str, str]:
+    """A (name, slug) no stored plan has: `name`, else "name (2)", "name (3)", ..."""
+    for number in range(1, 1000):
+        candidate = name if number == 1 else f"{name} ({number})"
+        slug = slugify(candidate)
+        taken = await _one(session, select(Plan.id).where(
+            (Plan.slug == slug) | (func.lower(Plan.name) == candidate.lower())).limit(1))
+        if taken is None:
+            return candidate, slug
+    raise ValueError(f"too many plans called {name!r}")
 
 
 async def _save_objective(session, plan: Plan, objective: ObjectiveDraft, themes, report):
