@@ -119,6 +119,14 @@ def _since(condition: str = "") -> str:
             + (f" AND {condition}" if condition else "") + ")")
 
 
+_AT_START = ("(SELECT s.rag FROM statusupdate s WHERE s.action_id = a.id AND (s.at < :since OR "
+             "(s.source = 'import' AND NOT EXISTS (SELECT 1 FROM statusupdate e WHERE "
+             "e.action_id = a.id AND (e.at < s.at OR (e.at = s.at AND e.id < s.id))))) "
+             "ORDER BY s.at DESC, s.id DESC LIMIT 1)")
+_SEVERITY = ("CASE {} WHEN 'blue' THEN 0 WHEN 'green' THEN 1 WHEN 'amber' THEN 2 "
+             "WHEN 'red' THEN 3 END")
+
+
 @dataclass
 class Question:
     """One benchmark question: its text, its hand-written SQL and the parameters it needs."""
@@ -139,12 +147,14 @@ QUESTIONS = [
              lambda f: {"theme": f.theme2}),
     Question("changed_week", "what changed this week in {council}?", _since(),
              lambda f: {"since": day_start(TODAY - timedelta(days=TODAY.weekday()))}),
+    # Changes as storage/changes.py defines them: the RAG at the window's start (the latest
+    # update before it, or the action's first update when that is an import: the baseline)
+    # against the RAG now.
     Question("went_red_month", "what went red this month in {council}?",
-             "a.rag = 'red' AND " + _since(
-                 "u.rag = 'red' AND (u.rating_change IS NULL OR u.rating_change <> 'same')"),
+             f"a.rag = 'red' AND coalesce({_AT_START}, '') <> 'red'",
              lambda f: {"since": day_start(TODAY.replace(day=1))}),
     Question("worse_month", "what got worse this month in {council}?",
-             _since("u.rating_change = 'down'"),
+             f"{_SEVERITY.format('a.rag')} > {_SEVERITY.format(_AT_START)}",
              lambda f: {"since": day_start(TODAY.replace(day=1))}),
     Question("person", "{person}'s actions", _LEAD, lambda f: {"person": f.person}),
     Question("person_red", "red actions for {person}", "a.rag = 'red' AND " + _LEAD,

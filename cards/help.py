@@ -39,6 +39,41 @@ def examples(ref: str | None = None) -> list[tuple[str, str]]:
 EXAMPLES = examples()
 
 
+def commands(ref: str | None = None) -> list[tuple[str, str]]:
+    """(what it does, an example) for everything planbot does in chat besides questions: each
+    example is a message planbot's router answers (tests/test_answers_trust.py checks it)."""
+    ref = ref or "2.4"
+    return [
+        ("Update an action", f"update {ref} amber: audit booked; corrective: weekly case "
+                             "audits; review: 12 December"),
+        ("Summary", "summary"),
+        ("Who hasn't updated", "who hasn't updated?"),
+        ("Away or on leave", "snooze until 1 December"),
+        ("Back from leave", "back"),
+        ("Someone covers for you", "delegate to Sam Jones"),
+        ("Export", "export the plan to Excel"),
+        ("Board report", "board report"),
+        ("Weekly digest (in a channel)", "subscribe this channel to the digest"),
+        ("Stop the digest", "unsubscribe"),
+        ("Plans loaded", "plans"),
+    ]
+
+
+def admin_commands() -> list[tuple[str, str]]:
+    """(what it does, an example) for what only a planbot admin can do in chat."""
+    return [
+        ("Link a lead to a person", "link SH to Sarah Holt"),
+        ("Undo a link", "unlink SH"),
+        ("Leads not linked yet", "who is unlinked"),
+        ("Own a plan", "make me plan owner"),
+    ]
+
+
+def _command_lines(rows: list[tuple[str, str]]) -> list[dict]:
+    return [text(f"• {what}: “{example}”", spacing="None" if n else "Small")
+            for n, (what, example) in enumerate(rows)]
+
+
 def _plan_line(plan: PlanLine) -> str:
     """"• Name — 93 actions", with the organisation only when the name does not already say
     where the plan is from."""
@@ -75,6 +110,10 @@ def help_card(view: HelpView) -> dict:
     if view.is_channel:
         body.append(text("In a channel, @mention me first: “@planbot what's overdue?”",
                          isSubtle=True, spacing="Small"))
+    body += [text("Tell me", weight="Bolder", spacing="Medium"),
+             *_command_lines(commands(view.example_ref)),
+             text("Admins only", weight="Bolder", spacing="Small"),
+             *_command_lines(admin_commands())]
     body.append(text("Plans loaded", weight="Bolder", spacing="Medium"))
     if view.plans:
         body += [text(_plan_line(plan), spacing="None" if n else "Small")

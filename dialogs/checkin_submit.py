@@ -327,7 +327,9 @@ async def _conflict_reply(session: AsyncSession, checkin: Checkin, plan: Plan, l
                  "review": answer.next_review.isoformat() if answer.next_review else None}
         view.values.update({f"{name}_{action.action_id}": value
                             for name, value in typed.items() if value})
-    saved = [by_id[answer.action_id].ref for answer, _, _ in decided.store]
+    saved_ids = {answer.action_id for answer, _, _ in decided.store} | set(decided.repeated)
+    saved = [by_id[action_id].ref for action_id in sorted(
+        saved_ids, key=lambda action_id: by_id[action_id].position)]
     view.banner = " ".join([f"Saved {and_list(saved)}." if saved else "Nothing was saved yet.",
                             *questions, "Choose below (it shows the RAG now) and press Send."])
     return Reply(cards=[checkin_card(view)], replace=True)

@@ -9,9 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.digest import DigestLine, DigestView, digest_card
+from dialogs import access
 from dialogs.checkin import message_with_card
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
+from storage.changes import rags_at_start, went_to, went_worse
 from storage.models import (
     Action,
     ChannelSubscription,
@@ -20,11 +22,10 @@ from storage.models import (
     Outbox,
     Person,
     Plan,
-    StatusUpdate,
     Theme,
 )
 from storage.outbox import enqueue
-from storage.rules import long_date
+from storage.rules import Rag, long_date
 from storage.schedule import occurrence, parse_slot, period_of
 
 router = Router()
@@ -39,6 +40,10 @@ async def subscribe(turn: Turn, deps: Deps) -> Reply:
         return Reply(text="The weekly digest goes to a channel: @mention me in the board's "
                           "channel with 'subscribe this channel to the digest'.")
     async with deps.sessions() as session, session.begin():
+        if refused := await access.refusal(  # PLANBOT_READERS (dialogs/access.py)
+                session, turn, deps, what="subscribe this channel to the digest",
+                hint="The digest covers every plan: ask an admin to subscribe the channel."):
+            return Reply(text=refused)
         existing = (await session.execute(select(ChannelSubscription).where(
             ChannelSubscription.conversation_id == turn.conversation_id))).scalar()
         if existing is None:
@@ -67,20 +72,6 @@ def _start(day, tz: str) -> datetime:
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
-async def _rags_as_of(session: AsyncSession, plan_id: int, moment: datetime) -> dict[int, str]:
-    """Each action's RAG at a moment in the past: its latest update before then.
-
-    One index probe per action (ix_update_action_at), not an aggregate over the plan's whole
-    history: a 300-action plan with two years of weekly answers has ~15,000 updates.
-    """
-    latest = (select(StatusUpdate.rag).where(StatusUpdate.action_id == Action.id,
-                                             StatusUpdate.at <= moment)
-              .order_by(StatusUpdate.at.desc(), StatusUpdate.id.desc()).limit(1)
-              .correlate(Action).scalar_subquery())
-    rows = await session.execute(select(Action.id, latest).where(Action.plan_id == plan_id))
-    return {action_id: rag for action_id, rag in rows.all() if rag}
-
-
 async def digest_view(session: AsyncSession, plan: Plan, *, now: datetime, tz: str
                       ) -> DigestView:
     """Everything the board's digest shows for one plan, as of now, against a week ago."""
@@ -90,19 +81,18 @@ async def digest_view(session: AsyncSession, plan: Plan, *, now: datetime, tz: s
         Theme.plan_id == plan.id))).all())
     actions = list((await session.execute(select(Action).where(Action.plan_id == plan.id)
                                           .order_by(Action.position))).scalars())
-    before = await _rags_as_of(session, plan.id, since)
+    # A week ago as storage/changes.py reads it (the plan's import is the baseline): the same
+    # "went red", "went worse" and "newly Blue" as chat questions and the board report.
+    before = await rags_at_start(session, plan.id, since)
     counts: dict[str, dict[str, list[int]]] = {}
     for action in actions:
         theme = themes.get(action.theme_id, "(no theme)")
         bucket = counts.setdefault(theme, {})
         for when, rag in ((0, action.rag), (1, before.get(action.id))):
             bucket.setdefault(rag or "none", [0, 0])[when] += 1
-    changed = (await session.execute(
-        select(StatusUpdate.action_id, StatusUpdate.rating_change, StatusUpdate.rag)
-        .join(Action, Action.id == StatusUpdate.action_id)
-        .where(Action.plan_id == plan.id, StatusUpdate.at >= since))).all()
-    worse = {a for a, change, _ in changed if change == "down"}
-    blue = {a for a, _, rag in changed if rag == "blue"}
+    worse = [a.id for a in actions if went_worse(before.get(a.id), a.rag)
+             or went_to(Rag.RED, before.get(a.id), a.rag)]
+    blue = [a.id for a in actions if went_to(Rag.BLUE, before.get(a.id), a.rag)]
     by_id = {action.id: action for action in actions}
 
     def lines(ids) -> list[DigestLine]:
@@ -115,8 +105,7 @@ async def digest_view(session: AsyncSession, plan: Plan, *, now: datetime, tz: s
         plan_name=plan.name, week_label=f"week to {long_date(today)}",
         counts={theme: {rag: (n[0], n[1]) for rag, n in rags.items()}
                 for theme, rags in counts.items()},
-        worse=lines(i for i in worse if by_id.get(i) and by_id[i].rag != "blue"),
-        new_blue=lines(i for i in blue if by_id.get(i) and by_id[i].rag == "blue"),
+        worse=lines(worse), new_blue=lines(blue),
         overdue=lines(overdue), not_updated=await _silent_leads(session, plan.id),
         question_overdue="what's overdue?")
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from cards.export import export_card
+from dialogs import access
 from dialogs.commands import read_day
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
@@ -42,9 +43,25 @@ async def export_plan(turn: Turn, deps: Deps) -> Reply:
     return await _export(turn, deps, _FORMAT_WORDS[words.group(1)] if words else "xlsx")
 
 
-def _as_of(turn: Turn, deps: Deps) -> tuple[date | None, str | None]:
-    """The day asked for ('as of 31 March'), or today; a message when it cannot be read."""
-    found = re.search(r"\b(?:as of|as at|on|at|for) (.+)$", turn.text, re.I)
+def _without_names(text: str, names: list[str]) -> str:
+    """The message without the plan names (or organisations) it says: 'board report for
+    Improvement Plan 2023' names a plan, not a date. Longest names first."""
+    for name in sorted(names, key=len, reverse=True):
+        text = re.sub(rf"(?:\b(?:for|of) )?(?:the )?{re.escape(name)}(?: plan)?", " ", text,
+                      flags=re.I)
+    return " ".join(text.split())
+
+
+async def _plan_names(session) -> list[str]:
+    rows = (await session.execute(select(Plan.name, Plan.organisation))).all()
+    return [name for row in rows for name in row if name]
+
+
+def _as_of(turn: Turn, deps: Deps, names: list[str]) -> tuple[date | None, str | None]:
+    """The day asked for ('as of 31 March'), or today; a message when it cannot be read. The
+    plans' names are taken out first: only the rest of the message is read as a date."""
+    found = re.search(r"\b(?:as of|as at|on|at|for) (.+)$", _without_names(turn.text, names),
+                      re.I)
     today = deps.today()
     if not found or not re.search(r"\d", found.group(1)):
         return today, None
@@ -61,7 +78,8 @@ def _as_of(turn: Turn, deps: Deps) -> tuple[date | None, str | None]:
 async def _plan(session, turn: Turn) -> tuple[Plan | None, str | None]:
     plans = list((await session.execute(select(Plan).order_by(Plan.name))).scalars())
     if not plans:
-        return None, "There is no plan yet: an admin imports one with `planbot import FILE`."
+        return None, ("There is no plan yet: a planbot admin loads one with the planbot "
+                      "import command.")
     if len(plans) == 1:
         return plans[0], None
     text = turn.text.casefold()
@@ -75,14 +93,17 @@ async def _plan(session, turn: Turn) -> tuple[Plan | None, str | None]:
 
 async def _export(turn: Turn, deps: Deps, fmt: str) -> Reply:
     if deps.links is None:
-        return Reply(text="Downloads are not set up on this bot; an admin can run "
-                          "`planbot export` instead.")
-    as_of, problem = _as_of(turn, deps)
-    if problem:
-        return Reply(text=problem)
+        return Reply(text="Downloads are not set up on this bot yet, so I can't send files "
+                          "here. Ask your planbot admin for the file: they can make it with the "
+                          "planbot export command.")
     now = deps.clock()
     async with deps.sessions() as session, session.begin():
         plan, problem = await _plan(session, turn)
+        problem = problem or await access.refusal(  # PLANBOT_READERS (dialogs/access.py)
+            session, turn, deps, what=f"export {plan.name}", plan_name=plan.name)
+        if problem:
+            return Reply(text=problem)
+        as_of, problem = _as_of(turn, deps, await _plan_names(session))
         if problem:
             return Reply(text=problem)
         try:

@@ -182,6 +182,20 @@ def long_date(day: date) -> str:
     return f"{day.day} {_MONTH_NAME[day.month]} {day.year}"
 
 
+_WEEKDAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def day_label(day: date, *, year: bool = True) -> str:
+    """A day with its weekday, as a heading says it: "Mon 23 Nov 2026" (or "Mon 23 Nov")."""
+    return f"{_WEEKDAY_ABBR[day.weekday()]} {day.day} {_MONTH_ABBR[day.month]}" + (
+        f" {day.year}" if year else "")
+
+
+def month_label(day: date) -> str:
+    """The month a day is in: "March 2015"."""
+    return f"{_MONTH_NAME[day.month]} {day.year}"
+
+
 def is_overdue(due: date | None, rag: Rag | None, today: date) -> bool:
     """Overdue means a due date before today on an action that is not Blue."""
     return due is not None and due < today and rag is not Rag.BLUE

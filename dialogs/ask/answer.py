@@ -24,6 +24,13 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from dialogs.ask.lexicon import Lexicon
 from dialogs.ask.query import Query
+from storage.changes import (
+    changed_within,
+    got_better_sql,
+    rag_at_start,
+    went_to_sql,
+    went_worse_sql,
+)
 from storage.models import (
     Action,
     ActionLead,
@@ -129,6 +136,19 @@ async def _asker_cells(session: AsyncSession, person_id: int, lex: Lexicon) -> l
     return sorted({cell for name in names for cell in lex.cells.get(name, [name])})
 
 
+async def linked_to_a_lead(session: AsyncSession, person_id: int, lex: Lexicon) -> bool:
+    """True when some lead cell of the plans is the person's: linked to them, or naming them
+    (their display name or an alias) as "my actions" reads it."""
+    person = await session.get(Person, person_id)
+    if person is None:
+        return False
+    names = {person.display_name, *[a for a in (person.aliases or "").split("|") if a]}
+    if any(name in lex.cells for name in names):
+        return True
+    return (await session.execute(select(ActionLead.id).where(
+        ActionLead.person_id == person_id).limit(1))).scalar() is not None
+
+
 @cache
 def _base_select() -> Select:
     """Actions with their plan and theme (statements are immutable: built once, reused)."""
@@ -183,7 +203,7 @@ async def filters(session: AsyncSession, query: Query, lex: Lexicon, *, today: d
         if query.went_to:
             use_list("went_to", "went_to", [rag.value for rag in query.went_to], since=since)
         elif query.worse or query.better:
-            use("rating_change", since=since, change="down" if query.worse else "up")
+            use("worse" if query.worse else "better", since=since)
         else:
             use("changed", since=since)
     if query.stale_days is not None:
@@ -227,15 +247,19 @@ def filtered(shape: Shape) -> Select:
         where.append(Action.due_date >= bindparam("due_from"))
     if "due_to" in shape:
         where.append(Action.due_date <= bindparam("due_to"))
+    # Changes follow storage/changes.py, as the digest and the board report do: the RAG at the
+    # start of the window (the import being the baseline) against the RAG now. The update
+    # within the window is looked for first: it is cheap, and no change happens without one.
     since = bindparam("since")
     if _has(shape, "went_to"):
-        where += [_member(Action.rag, shape, "went_to", "went_to"), _updates_since(
-            since, _member(StatusUpdate.rag, shape, "went_to", "went_to"),
-            or_(StatusUpdate.rating_change.is_(None), StatusUpdate.rating_change != "same"))]
-    if "rating_change" in shape:
-        where.append(_updates_since(since, StatusUpdate.rating_change == bindparam("change")))
+        where += [_updates_since(since, _member(StatusUpdate.rag, shape, "went_to", "went_to")),
+                  went_to_sql(_member(Action.rag, shape, "went_to", "went_to"),
+                              rag_at_start(since), Action.rag)]
+    if "worse" in shape or "better" in shape:
+        compare = went_worse_sql if "worse" in shape else got_better_sql
+        where += [_updates_since(since), compare(rag_at_start(since), Action.rag)]
     if "changed" in shape:
-        where.append(_updates_since(since))
+        where.append(changed_within(since))
     if "stale" in shape:
         where += [_not_blue(), ~_updates_since(bindparam("stale_since"))]
     return _base_select().where(*where)

@@ -3,6 +3,7 @@ process, and the cheap stamp that tells when to read it again."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import weakref
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ class Lexicon:
 _LEXICONS: weakref.WeakKeyDictionary[Engine, tuple[tuple, Lexicon, float, int]] = (
     weakref.WeakKeyDictionary())
 STAMP_TTL = 1.0
+IN_THREAD_FROM = 2_000  # refs + objectives: a smaller vocabulary is built in milliseconds
 _WRITES = {"generation": 0}
 _LEXICON_TABLES = re.compile(r"^\s*(insert|update|delete)\b.*?\b(plan|theme|objective|action|"
                              r"actionlead)\b", re.IGNORECASE | re.DOTALL)
@@ -97,9 +99,17 @@ async def lexicon(*, session: AsyncSession, plan: str | None = None) -> Lexicon:
         _LEXICONS[engine] = (stamp, cached[1], now, generation)
         return cached[1]
     lex = await read_lexicon(session)
+    if len(lex.vocab.refs) + len(lex.vocab.objectives) >= IN_THREAD_FROM:
+        # The parser's tables (a third of a second for 10,000 actions and objectives) are built
+        # in a worker thread, not on the event loop: other requests go on being served.
+        await asyncio.to_thread(_prepare, lex)
     if engine is not None:
         _LEXICONS[engine] = (stamp, lex, now, generation)
     return lex
+
+
+def _prepare(lex: Lexicon) -> Matcher:
+    return lex.matcher
 
 
 async def read_lexicon(session: AsyncSession) -> Lexicon:

@@ -33,10 +33,19 @@ def _shape(ref: str) -> str:  # "27a" looks like "26a" (9a), "h8" like no Manche
     return re.sub(r"[a-z]+", "a", re.sub(r"\d+", "9", ref.strip().lower()))
 
 
-def _under(refs: dict[str, str], objective: str) -> list[str]:  # CS18005: .A-.D; 23: not 2.3
-    head = objective.strip().lower()  # and objective 1.1 holds action 1.1, not 1.10
-    return [ref for low, ref in refs.items() if low.startswith(head) and not
-            low[len(head):][:1].isdigit()]
+def refs_under(refs: Iterable[str], objectives: Iterable[str]) -> dict[str, list[str]]:
+    """Each objective's action refs (CS18005: .A-.D; 23: not 2.3; objective 1.1 holds action
+    1.1, not 1.10), in one pass over the refs: every prefix of a ref that is an objective's ref
+    and is not followed by a digit files the ref under that objective. Time grows with refs +
+    objectives, not refs x objectives."""
+    heads = {objective.strip().lower() for objective in objectives}
+    found: dict[str, list[str]] = {}
+    latest = {ref.strip().lower(): ref for ref in refs}  # as _under's dict: the last spelling
+    for low, ref in latest.items():
+        for end in range(1, len(low) + 1):
+            if (end == len(low) or not low[end].isdigit()) and low[:end] in heads:
+                found.setdefault(low[:end], []).append(ref)
+    return found
 
 
 def _runs(key: tuple[str, ...]) -> Iterable[tuple[str, ...]]:  # runs of up to 8 words
@@ -82,8 +91,9 @@ class Matcher:
         self._choices: dict[str, list[str]] = {}  # by first letter: typos keep the first letter
         for word in sorted(w for w in self._known if len(w) >= 4 and w.isalpha()):
             self._choices.setdefault(word[0], []).append(word)
-        self._titles = Titles(vocab.objectives, partial(_under, {
-            ref.strip().lower(): ref for ref in vocab.refs}))
+        under = refs_under(vocab.refs, vocab.objectives)
+        self._titles = Titles(vocab.objectives, lambda objective: under.get(
+            objective.strip().lower(), []))
         self._known |= ph.FILLER | self._titles.words
         self._fixes: dict[str, str] = {}
 

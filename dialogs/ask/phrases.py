@@ -32,12 +32,21 @@ def clean(text: object) -> str:
     return " ".join(raw.split())[:MAX_CHARS]
 
 
+def _words_of(text: str) -> str:
+    text = _POSSESSIVE.sub("", _QUOTES.sub("'", text)).replace("'", "").replace("&", " and ")
+    return _SWAPS.sub(lambda m: _SWAP[" ".join(m[0].lower().split())], text)
+
+
 def tokens(text: str) -> list[tuple[str, int]]:
     """Lower-case words, each with how many capitals it was written with ("QoP" 2, "Karen" 1)."""
-    text = _POSSESSIVE.sub("", _QUOTES.sub("'", text)).replace("'", "").replace("&", " and ")
-    text = _SWAPS.sub(lambda m: _SWAP[" ".join(m[0].lower().split())], text)
-    return [(part, sum(c.isupper() for c in m[0])) for m in _TOKEN.finditer(text)
+    return [(part, sum(c.isupper() for c in m[0])) for m in _TOKEN.finditer(_words_of(text))
             for part in EXPAND.get(m[0].lower(), (m[0].lower(),))]
+
+
+def words(text: str) -> list[str]:
+    """The lower-case words of tokens(), without counting capitals (for long texts)."""
+    return [part for word in _TOKEN.findall(_words_of(text))
+            for part in EXPAND.get(word.lower(), (word.lower(),))]
 
 
 GLUE = frozenset("of and the for in on to a an at with by".split())
@@ -118,6 +127,7 @@ POST_PHRASES = [(name, re.compile(rf"\b(?:{body})\b")) for name, body in (
 _MONTHS = {name.lower(): n for n in range(1, 13)
            for name in (calendar.month_name[n], calendar.month_abbr[n])} | {"sept": 9}
 _DAYS = {name.lower(): n for n, name in enumerate(calendar.day_name)}
+MONTH_NAMES, DAY_NAMES = tuple(_MONTHS), tuple(_DAYS)  # as the date phrases write them
 _NUMBERS = {word: n for n, word in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())} | {
     "a": 1, "an": 1, "few": 3, "couple": 2, "fourteen": 14, "twenty": 20, "thirty": 30,
@@ -175,6 +185,7 @@ class TimeFact:
     days: int | None = None
     due_kw: bool = False  # "due" or "deadline" just before it
     past: bool = False  # "since ...", "in the last ...", "... ago": about changes, not deadlines
+    said: str = ""  # the phrase as asked, with its "by" or "since" ("before march 2015")
 
 
 def _add_months(day: date, months: int) -> date:
@@ -283,6 +294,7 @@ def read_time(text: str, today: date) -> list[TimeFact]:
                 fact.lo = None
                 fact.hi = first - timedelta(days=1) if prev == "before" and first != last else last
         fact.start = max(fact.start, 0)
+        fact.said = text[fact.start: fact.end]
         fact.due_kw = "due" in before or "deadline" in before
         if fact.since is not None and fact.days is None:
             fact.days = max((today - fact.since).days, 1)

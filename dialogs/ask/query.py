@@ -90,7 +90,7 @@ class Titles:
     def __init__(self, objectives: dict[str, str], actions: Callable[[str], list[str]]) -> None:
         self.refs: dict[frozenset[str], list[str]] = {}  # title words -> action refs under it
         for ref, text in objectives.items():  # (Manchester has one text twice)
-            self.refs.setdefault(_content(w for w, _ in ph.tokens(text)), []).extend(actions(ref))
+            self.refs.setdefault(_content(ph.words(text)), []).extend(actions(ref))
         self.sets = [title for title, refs in self.refs.items() if title and refs]
         seen = Counter(word for title in self.sets for word in title)
         self.rare = {word for word, n in seen.items() if n <= 2 and word not in _WEAK}

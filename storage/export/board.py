@@ -82,9 +82,13 @@ DEFINITIONS = (
                             "of last period."),
     ("Went worse", "An action whose rating moved down between the end of last period and the "
                    "as-of date (Blue to Green, Amber or Red; Green to Amber or Red; Amber to "
-                   "Red)."),
+                   "Red). The plan's import is the starting point, not a change: an action "
+                   "imported this period is compared with its rating in the imported file "
+                   "(a later re-import that changes a rating is a change). The same rule as "
+                   "the weekly digest and asking planbot 'what got worse?'."),
     ("New Blue", "An action rated Blue at the as-of date that was not Blue at the end of last "
-                 "period, shown with its latest evidence."),
+                 "period (or, imported this period, in the imported file), shown with its "
+                 "latest evidence."),
     ("Overdue", "A due date before the as-of date on an action that is not Blue. Due dates are "
                 "shown as written in the plan, with the date they mean (a month means its last "
                 "day)."),

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.changes import rags_at_start, went_to, went_worse
 from storage.export.snapshot import (
     ActionRow,
     ExportError,
@@ -21,7 +22,7 @@ from storage.export.snapshot import (
 )
 from storage.export.style import rag_key
 from storage.models import Checkin, CheckinRound, Person, Plan
-from storage.rules import RAG_SEVERITY, is_overdue, parse_rag
+from storage.rules import Rag, is_overdue, parse_rag
 
 STALE_DAYS = 21
 NO_THEME = "Actions not under a theme"
@@ -70,6 +71,11 @@ class Period:
         """The end of last period (the end of the day this period starts from), UTC."""
         return end_of_day(self.start, self.tz)
 
+    @property
+    def begins(self) -> datetime:
+        """The first instant of this period (the first day's midnight), UTC."""
+        return self.last_until + timedelta(microseconds=1)
+
 
 # --- What the database adds to the snapshot ------------------------------------------------------
 
@@ -90,6 +96,9 @@ class BoardData:
     asked: int  # people sent a check-in in those rounds
     non_responders: list[NonResponder]
     owner: str | None = None  # the plan owner's name, when set
+    # Each action's RAG at the start of the period as storage/changes.py reads it (the plan's
+    # import is the baseline, not a change): what "went worse" and "New Blue" compare with.
+    at_start: dict[int, str | None] = field(default_factory=dict)
 
 
 async def board_data(session: AsyncSession, snap: PlanSnapshot) -> BoardData:
@@ -126,15 +135,11 @@ async def board_data(session: AsyncSession, snap: PlanSnapshot) -> BoardData:
     missing = sorted((p for p in people.values() if p.missed),
                      key=lambda p: (-p.missed, p.name.lower()))
     return BoardData(period=period, rounds=rounds, asked=len(people), non_responders=missing,
-                     owner=owner)
+                     owner=owner, at_start=await rags_at_start(session, snap.plan_id,
+                                                               period.begins))
 
 
 # --- The figures ---------------------------------------------------------------------------------
-
-
-def severity(rag: str | None) -> int | None:
-    parsed = parse_rag(rag)
-    return RAG_SEVERITY[parsed] if parsed else None
 
 
 @dataclass
@@ -239,11 +244,12 @@ def analyse(snap: PlanSnapshot, data: BoardData) -> Board:
                                    direction=direction(now, last, len(actions)),
                                    red_amber=red_amber))
         for action in actions:
-            was, current = action.rag_on(period.last_until), action.rag
-            before, after = severity(was), severity(current)
-            if before is not None and after is not None and after > before:
+            then_rag = action.rag_on(period.last_until)
+            was = data.at_start.get(action.id, then_rag)  # (the history, for data made by hand)
+            current = action.rag
+            if went_worse(was, current):
                 worse.append(Change(action, label, was, current, _since(action)))
-            if rag_key(current) == "blue" and rag_key(was) != "blue":
+            if went_to(Rag.BLUE, was, current):
                 new_blue.append(Change(action, label, was, current, _since(action)))
             if action.overdue(snap.as_of):
                 overdue.append((action, label))
@@ -255,8 +261,8 @@ def analyse(snap: PlanSnapshot, data: BoardData) -> Board:
                     days = (snap.as_of - last_day).days
                 stale.append(Stale(action, label, action.last_update_at, days))
             then = [update.at for update in action.updates if update.at <= period.last_until]
-            overdue_last += is_overdue(action.due_date, parse_rag(was), period.start)
-            stale_last += rag_key(was) != "blue" and (not then or then[-1] <= stale_from_last)
+            overdue_last += is_overdue(action.due_date, parse_rag(then_rag), period.start)
+            stale_last += rag_key(then_rag) != "blue" and (not then or then[-1] <= stale_from_last)
     has_last = any(update.at <= period.last_until for action in snap.actions
                    for update in action.updates)
     return Board(snap=snap, data=data, themes=themes, worse=worse, new_blue=new_blue,

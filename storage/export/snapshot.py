@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Action, ActionLead, Objective, Plan, StatusUpdate, Theme
-from storage.rules import is_overdue, parse_rag
+from storage.rules import is_overdue, long_date, parse_rag
 
 
 class ExportError(ValueError):
@@ -159,10 +159,10 @@ async def snapshot(*, session: AsyncSession, plan: Plan, as_of: date,
     first = (await session.execute(select(func.min(StatusUpdate.at)).join(
         Action, Action.id == StatusUpdate.action_id).where(Action.plan_id == plan.id))).scalar()
     known_from = min(x for x in (plan.created_at, first) if x is not None)
-    if until < known_from:
-        raise ExportError(f"--as-of {as_of.isoformat()} is before the plan {plan.name!r} was "
-                          f"imported ({known_from.astimezone(ZoneInfo(tz)).date().isoformat()}); "
-                          "there is nothing to report for that date")
+    if until < known_from:  # worded for chat and the command line alike (no flag names)
+        imported = known_from.astimezone(ZoneInfo(tz)).date()
+        raise ExportError(f"{long_date(as_of)} is before the plan {plan.name!r} was imported "
+                          f"({long_date(imported)}); there is nothing to report for that date")
     themes = list((await session.execute(select(Theme).where(Theme.plan_id == plan.id)
                                          .order_by(Theme.position, Theme.id))).scalars())
     theme_names = {theme.id: theme.name for theme in themes}
