@@ -34,4 +34,4 @@ e2e: install e2e/node_modules  ## end-to-end tests in the Agents Playground (Nod
 	unshare -n -- sh -c 'ip link set lo up && PLANBOT_E2E=1 $(BIN)/python -m pytest -m e2e tests/e2e -q'
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache planbot-demo.db*
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

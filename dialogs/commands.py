@@ -25,7 +25,8 @@ from storage.updates import record_update
 router = Router()
 NOT_KNOWN = ("I don't know who you are yet: say 'hi' to me in a 1:1 chat first, or ask an admin "
              "to link you to your actions.")
-ADMIN_ONLY = "Sorry, only a plan admin can do that. Ask your planbot admin (PLANBOT_ADMINS)."
+ADMIN_ONLY = ("Sorry, only a plan admin can do that. Ask whoever runs planbot for your council "
+              "to add you as an admin.")
 
 _UPDATE = re.compile(
     r"update\s+(?P<ref>[\w.\-]+)\s+(?P<rag>red|amber|green|blue|r|a|g|b)\b\s*[:\-,]?\s*"
@@ -363,7 +364,8 @@ async def own_plan(turn: Turn, deps: Deps) -> Reply:
             return Reply(text=ADMIN_ONLY)
         plans = list((await session.execute(select(Plan).order_by(Plan.name))).scalars())
         if not plans:
-            return Reply(text="There is no plan yet: import one first (planbot import FILE).")
+            return Reply(text="No plan is loaded yet. An admin can import one with "
+                              "`planbot import FILE`.")
         chosen = plans_called(plans, asked.strip(" ?.!")) if asked else plans
         if len(chosen) != 1:
             names = "; ".join(plan.name for plan in (chosen or plans)[:20])

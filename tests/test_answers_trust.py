@@ -155,6 +155,8 @@ async def manchester(sessions):
     ("what's due this month", "Due this month (November 2026)"),
     ("what's due by end of june", "Due by end of June (by 30 Jun 2027)"),
     ("red actions for Karen Dolton", "Red actions for Karen Dolton"),
+    ("next month", "Due next month (December 2026)"),  # the phrase is the whole question
+    ("NEXT%MONTH", "Due next month (December 2026)"),
     ("what's overdue", "Overdue actions"),
     ("amber actions due before June in quality of practice",
      "Amber actions in Quality of practice and capacity, due before June (by 31 May 2027)"),

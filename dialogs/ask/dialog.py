@@ -107,7 +107,7 @@ def _due_words(query: Query, today: date | None, day) -> str:
         if (fact.lo, fact.hi) != (query.due_from, query.due_to) or not fact.said:
             continue
         before = text[:fact.start].split()[-1:]
-        said = " ".join([before[0]] * bool(before and before[0] in _LEADING) + [fact.said])
+        said = " ".join([*(before if before and before[0] in _LEADING else []), fact.said])
         relative = bool(_RELATIVE.search(said))
         if not relative and said.split()[0] not in _STARTS:
             return dates  # "due 2015": "in 2015"
