@@ -274,10 +274,12 @@ class _Sorted:
 
 def _sort(parsed: CheckinSubmit, by_id: dict[int, Action], shown: dict[int, StatusUpdate | None],
           latest: dict[int, StatusUpdate], allowed: set[int], stored: set[str],
-          target: Checkin) -> _Sorted:
+          target: Checkin, actor: Person) -> _Sorted:
     """Decide per answer: a RAG equal to what the card showed is no change; a changed RAG on
-    an action updated since the card was made is asked back; an action that is not theirs is
-    refused; everything else is stored once (by its idempotency key)."""
+    an action updated since the card was made is asked back, unless that update is the same
+    person's earlier answer on this same check-in (they are correcting themselves); an action
+    that is not theirs is refused; everything else is stored once (by its idempotency key)."""
+    own = f"checkin:{target.id}:"
     result = _Sorted()
     for answer in parsed.answers:
         before = shown.get(answer.action_id)
@@ -291,7 +293,9 @@ def _sort(parsed: CheckinSubmit, by_id: dict[int, Action], shown: dict[int, Stat
             result.repeated.append(answer.action_id)
         elif answer.action_id not in allowed:
             result.refused.append(by_id[answer.action_id])
-        elif rag_moved and newest is not None and (before is None or newest.id != before.id):
+        elif rag_moved and newest is not None and (before is None or newest.id != before.id) \
+                and not (newest.by_person_id == actor.id
+                         and (newest.idempotency_key or "").startswith(own)):
             result.conflicts.append((answer, newest))
         else:
             result.store.append((answer, key, rag_moved))
@@ -378,7 +382,7 @@ async def _submit(turn: Turn, deps: Deps) -> Reply:
                                    admin=await is_admin(session, actor, deps))
         keys = [update_key(target.id, answer) for answer in parsed.answers]
         decided = _sort(parsed, by_id, shown, await _latest(session, list(asked)), allowed,
-                        await _stored_keys(session, keys), target)
+                        await _stored_keys(session, keys), target, actor)
         for answer, key, rag_moved in decided.store:
             await _store(session, answer, by_id[answer.action_id], actor, now, key,
                          rag_changed=rag_moved)

@@ -275,6 +275,21 @@ async def test_a_leads_own_chat_update_is_not_undone_by_their_older_card(world):
     assert (await world.action("7a")).rag == "green"
 
 
+async def test_the_same_lead_correcting_their_answer_on_the_same_card_is_not_asked(world):
+    """The update since the card is their own answer from this very card (a second device, or
+    the Action.Submit fallback): they know what they said, so the new RAG is applied."""
+    await world.round()
+    await world.drain()
+    card = await world.card_of(KAREN[1])
+    a7 = (await world.action("7a")).id
+    await world.submit(answers(card, {f"rag_{a7}": "green", f"progress_{a7}": "Panel met"}))
+    world.clock.now = NOW + timedelta(hours=1)
+    receipt = await world.submit(answers(card, {f"rag_{a7}": "blue",
+                                                f"evidence_{a7}": "Panel minutes"}))
+    assert "Recorded" in str(receipt) and "after this card was made" not in str(receipt)
+    assert [u.rag for u in await world.history("7a")][-2:] == ["green", "blue"]
+
+
 # --- 4: an old round's card ---------------------------------------------------------------------
 
 async def test_last_weeks_card_is_recorded_with_this_weeks_check_in(world):
