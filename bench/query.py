@@ -41,7 +41,7 @@ from cards.digest import digest_card
 from dialogs.ask.answer import run
 from dialogs.ask.dialog import MAX_ROWS, answer_text, ask, reply_for
 from dialogs.ask.lexicon import lexicon, lexicon_stamp
-from dialogs.checkin_submit import acting_person
+from dialogs.auth import acting_person
 from dialogs.context import Deps, Turn
 from dialogs.digest import digest_view
 from storage.db import make_engine, reading, session_factory

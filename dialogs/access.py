@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dialogs.checkin_submit import acting_person, is_admin
+from dialogs.auth import acting_person, is_admin
 from dialogs.context import Deps, Turn
 from storage.models import Action, ActionLead, Person, Plan
 from storage.people import led_by

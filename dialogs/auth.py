@@ -1,14 +1,62 @@
-"""Who may answer for which action: the one rule for check-in cards and chat updates."""
+"""Who is acting and for whom: the person behind a turn, plan admins, and which actions they
+may answer for (the one rule for check-in cards and chat updates)."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Person
+from dialogs.context import Deps, Turn
+from storage.models import Admin, Person
 from storage.people import led_by
+
+
+async def acting_person(session: AsyncSession, turn: Turn,
+                        expected: Person | None = None) -> Person | None:
+    """The Person behind this turn, found by AAD object id, then Teams user id.
+
+    expected: a person already loaded (a card's lead) who is taken without a query when the
+    turn's ids are theirs."""
+    if expected is not None and (
+            (turn.user_aad_id and turn.user_aad_id == expected.aad_object_id)
+            or (not turn.user_aad_id and turn.user_id
+                and turn.user_id == expected.teams_user_id)):
+        return expected
+    for column, value in (("aad_object_id", turn.user_aad_id), ("teams_user_id", turn.user_id)):
+        if value:
+            person = (await session.execute(_person_by(column), {"value": value})).scalar()
+            if person is not None:
+                return person
+    return None
+
+
+@cache
+def _person_by(column: str) -> Select:
+    """The person whose `column` is the parameter `value` (built once: every turn asks)."""
+    return select(Person).where(getattr(Person, column) == bindparam("value"))
+
+
+async def is_admin(session: AsyncSession, person: Person | None, deps: Deps) -> bool:
+    """True when the person's email or AAD object id is in PLANBOT_ADMINS or `planbot admin`."""
+    if person is None:
+        return False
+    ids = {(person.email or "").lower(), (person.aad_object_id or "").lower()} - {""}
+    if ids & deps.admins:
+        return True
+    return bool(ids) and (await session.execute(
+        select(Admin.id).where(Admin.key.in_(ids)).limit(1))).scalar() is not None
+
+
+async def may_answer_for(session: AsyncSession, actor: Person, lead: Person, deps: Deps) -> bool:
+    """May the actor answer a card made for `lead`: the lead, the lead's delegate or a plan
+    admin (decided from stored data, not the card)."""
+    if actor.id == lead.id or lead.delegate_id == actor.id:
+        return True
+    return await is_admin(session, actor, deps)
+
 
 
 async def answerable(session: AsyncSession, *, actor: Person, action_ids: Collection[int],

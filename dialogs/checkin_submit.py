@@ -1,16 +1,14 @@
-"""Answering a check-in card: authorisation against stored assignments, validation, history."""
+"""Answering a check-in card: the turn (who, which card), validation, storing what was decided
+(dialogs.checkin_answers), and the reply: the receipt, the card again, or a question back."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,14 +20,23 @@ from cards.checkin import (
     recorded_card,
 )
 from cards.common import and_list
-from dialogs.auth import answerable
+from dialogs.auth import acting_person, answerable, is_admin, may_answer_for
 from dialogs.checkin import card_view, period_label
+from dialogs.checkin_answers import (
+    Sorted,
+    latest_updates,
+    newer_checkin,
+    refused_notice,
+    shown_updates,
+    sort_answers,
+    stored_keys,
+    update_key,
+)
 from dialogs.checkin_payload import ActionAnswer, CheckinSubmit, SubmitInvalid, read_seen
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
 from storage.models import (
     Action,
-    Admin,
     Checkin,
     CheckinRound,
     Person,
@@ -44,52 +51,6 @@ log = logging.getLogger(__name__)
 router = Router()
 OUT_OF_DATE = ("This check-in card is out of date or was not made by me. Your next card comes "
                "with the weekly round; type 'help' to see what I can do.")
-
-
-async def acting_person(session: AsyncSession, turn: Turn,
-                        expected: Person | None = None) -> Person | None:
-    """The Person behind this turn, found by AAD object id, then Teams user id.
-
-    expected: a person already loaded (a card's lead) who is taken without a query when the
-    turn's ids are theirs."""
-    if expected is not None and (
-            (turn.user_aad_id and turn.user_aad_id == expected.aad_object_id)
-            or (not turn.user_aad_id and turn.user_id
-                and turn.user_id == expected.teams_user_id)):
-        return expected
-    for column, value in (("aad_object_id", turn.user_aad_id), ("teams_user_id", turn.user_id)):
-        if value:
-            person = (await session.execute(_person_by(column), {"value": value})).scalar()
-            if person is not None:
-                return person
-    return None
-
-
-@cache
-def _person_by(column: str) -> Select:
-    """The person whose `column` is the parameter `value` (built once: every turn asks)."""
-    return select(Person).where(getattr(Person, column) == bindparam("value"))
-
-
-async def is_admin(session: AsyncSession, person: Person | None, deps: Deps) -> bool:
-    """True when the person's email or AAD object id is in PLANBOT_ADMINS or `planbot admin`."""
-    if person is None:
-        return False
-    ids = {(person.email or "").lower(), (person.aad_object_id or "").lower()} - {""}
-    if ids & deps.admins:
-        return True
-    return bool(ids) and (await session.execute(
-        select(Admin.id).where(Admin.key.in_(ids)).limit(1))).scalar() is not None
-
-
-def update_key(checkin_id: int, answer: ActionAnswer) -> str:
-    """Idempotency key: the same answer on the same card is stored once (double clicks)."""
-    parts = [answer.rag, answer.progress, answer.evidence, answer.blockers]
-    if answer.corrective_action or answer.next_review:  # keys made before issue 8 stay the same
-        parts += [answer.corrective_action, answer.next_review]
-    content = "\x1f".join(str(part) for part in parts)
-    digest = hashlib.sha256(content.encode()).hexdigest()[:24]
-    return f"checkin:{checkin_id}:{answer.action_id}:{digest}"
 
 
 def _token(data: dict) -> str | None:
@@ -113,55 +74,6 @@ async def card_context(session: AsyncSession, data: dict
     return None if row is None else tuple(row)
 
 
-async def _may_update(session: AsyncSession, actor: Person, lead: Person, deps: Deps) -> bool:
-    """The lead, the lead's delegate or a plan admin (decided from stored data, not the card)."""
-    if actor.id == lead.id or lead.delegate_id == actor.id:
-        return True
-    return await is_admin(session, actor, deps)
-
-
-async def _latest(session: AsyncSession, ids: list[int]) -> dict[int, StatusUpdate]:
-    """The newest status update of each of these actions (one query)."""
-    newest = (select(StatusUpdate.action_id, func.max(StatusUpdate.id).label("id"))
-              .where(StatusUpdate.action_id.in_(ids)).group_by(StatusUpdate.action_id)
-              .subquery())
-    rows = await session.execute(select(StatusUpdate).join(newest, newest.c.id ==
-                                                           StatusUpdate.id))
-    return {update.action_id: update for update in rows.scalars()}
-
-
-async def _shown(session: AsyncSession, checkin: Checkin, round_: CheckinRound,
-                 ids: list[int], seen: dict[int, int] | None) -> dict[int, StatusUpdate | None]:
-    """The status update each action's card showed: the card says which; a card made before
-    cards said so showed what was newest when it was sent."""
-    if seen is None:
-        made = checkin.sent_at or round_.started_at
-        newest = (select(StatusUpdate.action_id, func.max(StatusUpdate.id).label("id"))
-                  .where(StatusUpdate.action_id.in_(ids), StatusUpdate.at <= made)
-                  .group_by(StatusUpdate.action_id).subquery())
-        rows = await session.execute(select(StatusUpdate).join(newest, newest.c.id ==
-                                                               StatusUpdate.id))
-        found = {update.action_id: update for update in rows.scalars()}
-        return {action_id: found.get(action_id) for action_id in ids}
-    wanted = [update_id for action_id, update_id in seen.items() if update_id and
-              action_id in ids]
-    found = {update.id: update for update in (await session.execute(
-        select(StatusUpdate).where(StatusUpdate.id.in_(wanted)))).scalars()} if wanted else {}
-    return {action_id: (found.get(seen[action_id]) if seen.get(action_id) else None)
-            for action_id in ids}
-
-
-async def _newer_checkin(session: AsyncSession, checkin: Checkin, round_: CheckinRound
-                         ) -> tuple[Checkin, CheckinRound] | None:
-    """The same person's check-in in a later round of the same plan, if one has started."""
-    row = (await session.execute(
-        select(Checkin, CheckinRound).join(CheckinRound, CheckinRound.id == Checkin.round_id)
-        .where(Checkin.person_id == checkin.person_id, CheckinRound.plan_id == round_.plan_id,
-               CheckinRound.id > round_.id)
-        .order_by(CheckinRound.id.desc()).limit(1))).first()
-    return None if row is None else tuple(row)
-
-
 async def _store(session: AsyncSession, answer: ActionAnswer, action: Action, actor: Person,
                  now: datetime, key: str, *, rag_changed: bool) -> None:
     await record_update(session=session, action=action, source="card", at=now,
@@ -172,14 +84,6 @@ async def _store(session: AsyncSession, answer: ActionAnswer, action: Action, ac
                         next_review=answer.next_review,
                         by_name=actor.display_name, by_person_id=actor.id,
                         idempotency_key=key)
-
-
-async def _stored_keys(session: AsyncSession, keys: list[str]) -> set[str]:
-    """Which of these idempotency keys are stored already (one query for the whole card)."""
-    if not keys:
-        return set()
-    return set((await session.execute(select(StatusUpdate.idempotency_key).where(
-        StatusUpdate.idempotency_key.in_(keys)))).scalars())
 
 
 async def recorded_view(session: AsyncSession, checkin: Checkin, plan: Plan, lead: Person,
@@ -256,62 +160,8 @@ async def submit(turn: Turn, deps: Deps) -> Reply:
         return await _submit(turn, deps)
 
 
-@dataclass
-class _Sorted:
-    """One card submission's answers, sorted by what becomes of them."""
-
-    store: list[tuple[ActionAnswer, str, bool]] = field(default_factory=list)  # key, RAG moved
-    repeated: list[int] = field(default_factory=list)  # stored already (double click, retry)
-    conflicts: list[tuple[ActionAnswer, StatusUpdate]] = field(default_factory=list)
-    refused: list[Action] = field(default_factory=list)  # not the sender's to update any more
-
-    @property
-    def answered(self) -> bool:
-        """The check-in counts as answered: something was stored, or everything said "no
-        change" and nothing was refused or is waiting for a choice."""
-        return bool(self.store or self.repeated) or not (self.conflicts or self.refused)
-
-
-def _sort(parsed: CheckinSubmit, by_id: dict[int, Action], shown: dict[int, StatusUpdate | None],
-          latest: dict[int, StatusUpdate], allowed: set[int], stored: set[str],
-          target: Checkin, actor: Person) -> _Sorted:
-    """Decide per answer: a RAG equal to what the card showed is no change; a changed RAG on
-    an action updated since the card was made is asked back, unless that update is the same
-    person's earlier answer on this same check-in (they are correcting themselves); an action
-    that is not theirs is refused; everything else is stored once (by its idempotency key)."""
-    own = f"checkin:{target.id}:"
-    result = _Sorted()
-    for answer in parsed.answers:
-        before = shown.get(answer.action_id)
-        rag_moved = (not answer.no_change and answer.rag is not None
-                     and answer.rag != (before.rag if before else None))
-        if not rag_moved and not answer.has_notes():
-            continue
-        key = update_key(target.id, answer)
-        newest = latest.get(answer.action_id)
-        if key in stored or (newest is not None and newest.idempotency_key == key):
-            result.repeated.append(answer.action_id)
-        elif answer.action_id not in allowed:
-            result.refused.append(by_id[answer.action_id])
-        elif rag_moved and newest is not None and (before is None or newest.id != before.id) \
-                and not (newest.by_person_id == actor.id
-                         and (newest.idempotency_key or "").startswith(own)):
-            result.conflicts.append((answer, newest))
-        else:
-            result.store.append((answer, key, rag_moved))
-    return result
-
-
-def _refused_notice(refused: list[Action], lead: Person) -> str:
-    refs = and_list([action.ref for action in refused])
-    one = len(refused) == 1
-    return (f"Not saved: {refs} {'is' if one else 'are'} no longer led by "
-            f"{lead.display_name} or anyone they stand in for (the lead was unlinked or changed "
-            "since this card was sent). Ask a plan admin if this is wrong.")
-
-
 async def _conflict_reply(session: AsyncSession, checkin: Checkin, plan: Plan, lead: Person,
-                          label: str, today: date, decided: _Sorted, by_id: dict[int, Action],
+                          label: str, today: date, decided: Sorted, by_id: dict[int, Action],
                           tz: str) -> Reply:
     """Ask back about actions whose RAG changed after the card was made: the card again with
     only those actions, showing their RAG now, what was typed kept, and one question each."""
@@ -350,14 +200,14 @@ async def _submit(turn: Turn, deps: Deps) -> Reply:
         checkin, round_, plan, lead = found
         label = period_label(round_.period, round_.started_at, deps.timezone)
         actor = await acting_person(session, turn, expected=lead)
-        if actor is None or not await _may_update(session, actor, lead, deps):
+        if actor is None or not await may_answer_for(session, actor, lead, deps):
             log.warning("refused check-in %s submitted by %s", checkin.id, turn.user_aad_id)
             return Reply(text=f"Only {lead.display_name}, their delegate or a plan admin can "
                               "update these actions. Nothing was changed.")
         card_actions = await _card_actions(session, _card_ids(checkin))
         by_id = {action.id: action for action in card_actions}
         try:
-            shown = await _shown(session, checkin, round_, list(by_id), read_seen(data))
+            shown = await shown_updates(session, checkin, round_, list(by_id), read_seen(data))
             parsed = CheckinSubmit.from_card_data(
                 data, stored_rags={key: (update.rag if update else None)
                                    for key, update in shown.items()}, today=today)
@@ -372,7 +222,7 @@ async def _submit(turn: Turn, deps: Deps) -> Reply:
         # A card of an earlier round answered once the next has begun is this week's answer:
         # recorded with the lead's current check-in, so they are not chased for it.
         target, target_label, notices = checkin, label, []
-        newer = await _newer_checkin(session, checkin, round_)
+        newer = await newer_checkin(session, checkin, round_)
         if newer is not None:
             target = newer[0]
             target_label = period_label(newer[1].period, newer[1].started_at, deps.timezone)
@@ -381,8 +231,8 @@ async def _submit(turn: Turn, deps: Deps) -> Reply:
         allowed = await answerable(session, actor=actor, for_person=lead, action_ids=asked,
                                    admin=await is_admin(session, actor, deps))
         keys = [update_key(target.id, answer) for answer in parsed.answers]
-        decided = _sort(parsed, by_id, shown, await _latest(session, list(asked)), allowed,
-                        await _stored_keys(session, keys), target, actor)
+        decided = sort_answers(parsed, by_id, shown, await latest_updates(session, list(asked)),
+                               allowed, await stored_keys(session, keys), target, actor)
         for answer, key, rag_moved in decided.store:
             await _store(session, answer, by_id[answer.action_id], actor, now, key,
                          rag_changed=rag_moved)
@@ -394,7 +244,7 @@ async def _submit(turn: Turn, deps: Deps) -> Reply:
             return await _conflict_reply(session, checkin, plan, lead, label, today, decided,
                                          by_id, deps.timezone)
         if decided.refused:
-            notices.append(_refused_notice(decided.refused, lead))
+            notices.append(refused_notice(decided.refused, lead))
         view = await recorded_view(session, target, plan, lead, target_label, deps.timezone,
                                    actions=card_actions if target is checkin else None,
                                    notices=notices,
@@ -411,7 +261,7 @@ async def refresh(turn: Turn, deps: Deps) -> Reply:
             return Reply(text=OUT_OF_DATE)
         checkin, round_, plan, lead = found
         actor = await acting_person(session, turn, expected=lead)
-        if actor is None or not await _may_update(session, actor, lead, deps):
+        if actor is None or not await may_answer_for(session, actor, lead, deps):
             log.warning("refused refresh of check-in %s for %s", checkin.id, turn.user_aad_id)
             return Reply(cards=[not_yours_card(lead.display_name)], replace=True)
         label = period_label(round_.period, round_.started_at, deps.timezone)

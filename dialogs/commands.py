@@ -12,9 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cards.links import LinkSuggestionView, link_suggestions_card
-from dialogs.auth import answerable
+from dialogs.auth import acting_person, answerable, is_admin
 from dialogs.checkin_payload import NOTE_MAX, PROGRESS_MAX
-from dialogs.checkin_submit import acting_person, is_admin
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router, normalise
 from storage.models import Action, Person, Plan, StatusUpdate

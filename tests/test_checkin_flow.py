@@ -262,7 +262,7 @@ async def test_a_double_submit_racing_past_the_key_check_is_stored_once(world, m
     a4 = await first_action_id(world, "4a")
     data = answers(card, {f"rag_{a4}": "green", f"progress_{a4}": "Backlog cleared"})
     await world.post(teams.card_execute(world.url, "checkin.submit", data))
-    real, real_latest, calls = checkin_submit._stored_keys, checkin_submit._latest, []
+    real, real_latest, calls = checkin_submit.stored_keys, checkin_submit.latest_updates, []
 
     async def blind_once(session, keys):
         calls.append(keys)
@@ -274,8 +274,8 @@ async def test_a_double_submit_racing_past_the_key_check_is_stored_once(world, m
         latest_calls.append(ids)
         return {} if len(latest_calls) == 1 else await real_latest(session, ids)
 
-    monkeypatch.setattr(checkin_submit, "_stored_keys", blind_once)
-    monkeypatch.setattr(checkin_submit, "_latest", before_the_other_commit)
+    monkeypatch.setattr(checkin_submit, "stored_keys", blind_once)
+    monkeypatch.setattr(checkin_submit, "latest_updates", before_the_other_commit)
     body = await (await world.post(teams.card_execute(world.url, "checkin.submit", data))).json()
     assert body["statusCode"] == 200 and "Backlog cleared" in str(body["value"])
     assert len(calls) == 2 and len(await world.updates()) == 1

@@ -249,7 +249,7 @@ def test_admins_are_added_listed_removed_and_recognised(tmp_path, capsys):
 
 
 async def test_a_database_admin_may_link_in_chat(sessions, now):
-    from dialogs.checkin_submit import is_admin
+    from dialogs.auth import is_admin
     from dialogs.context import Deps
     from storage.models import Admin, Person
 

@@ -25,7 +25,7 @@ from dialogs.ask import phrases as ph
 from dialogs.ask.answer import Answer, Row, history, linked_to_a_lead, run
 from dialogs.ask.lexicon import lexicon
 from dialogs.ask.query import Query
-from dialogs.checkin_submit import acting_person
+from dialogs.auth import acting_person
 from dialogs.context import Deps, Reply, Turn
 from dialogs.router import Router
 from storage.db import reading
