@@ -12,7 +12,7 @@ from cards.export import export_card
 from dialogs import access
 from dialogs.commands import read_day
 from dialogs.context import Deps, Reply, Turn
-from dialogs.router import Router
+from dialogs.router import Router, normalise
 from storage.export.links import save_export
 from storage.export.render import render
 from storage.export.snapshot import ExportError
@@ -32,15 +32,29 @@ async def board_report(turn: Turn, deps: Deps) -> Reply:
     return await _export(turn, deps, "docx")
 
 
-@router.intent(r"(?:please )?(?:export|download|give me|send me|get)(?: me)?"
-               r"(?: the| this| our| my)?(?: whole)?(?: plan| tracker| data)?"
-               r"(?: (?:to|as|in|into))?(?: an?)? (?P<fmt>excel|xlsx|spreadsheet|tracker|csv|json"
-               r"|word|docx)(?: file| spreadsheet| document)?" + _AS_OF)
+_EXPORT = (r"(?:please )?(?:export|download|give me|send me|get)(?: me)?"
+           r"(?P<what>(?: .+?)??)(?: (?:to|as|in|into))?(?: an?)? (?P<fmt>excel|xlsx|spreadsheet"
+           r"|tracker|csv|json|word|docx)(?: file| spreadsheet| document)?" + _AS_OF)
+_FILLER = {"the", "this", "our", "my", "whole", "plan", "tracker", "data", "all", "of", "for",
+           "to", "as", "in", "into", "a", "an"}
+
+
+@router.intent(_EXPORT)
 async def export_plan(turn: Turn, deps: Deps) -> Reply:
-    """The tracker (xlsx / csv) or the plan's data (json), or the board report (word)."""
-    words = re.search(r"\b(excel|xlsx|spreadsheet|tracker|csv|json|word|docx)\b",
-                      turn.text.lower())
-    return await _export(turn, deps, _FORMAT_WORDS[words.group(1)] if words else "xlsx")
+    """The tracker (xlsx / csv) or the plan's data (json), or the board report (word): of the
+    whole plan, named or not ("export Northvale Plan to Excel"); a selection is not exported."""
+    match = re.fullmatch(_EXPORT, normalise(turn.text), re.IGNORECASE | re.DOTALL)
+    fmt = _FORMAT_WORDS[match["fmt"].lower()] if match else "xlsx"
+    what = (match["what"] if match else "").strip()
+    if what and set(what.lower().split()) - _FILLER:
+        async with deps.sessions() as session:
+            names = await _plan_names(session)
+        rest = _without_names(what, names)
+        if set(rest.lower().split()) - _FILLER:
+            return Reply(text=f"I can export a whole plan, not a selection such as "
+                              f"'{rest[:60]}'. Say for example 'export the plan to Excel' "
+                              "(or name the plan), or ask for the actions in chat.")
+    return await _export(turn, deps, fmt)
 
 
 def _without_names(text: str, names: list[str]) -> str:

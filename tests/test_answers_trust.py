@@ -238,11 +238,18 @@ async def test_board_report_for_a_plan_whose_name_has_a_year(sessions):
     for text, day in (("board report for Improvement Plan 2023", "25 November 2026"),
                       ("board report for improvement plan 2023 as of 1 November 2026",
                        "01 November 2026"),
-                      ("export the plan to Excel for Improvement Plan 2023", "25 November 2026")):
+                      ("export the plan to Excel for Improvement Plan 2023", "25 November 2026"),
+                      ("export Improvement Plan 2023 to Excel", "25 November 2026"),
+                      ("download improvement plan 2023 as csv as of 1 November 2026",
+                       "01 November 2026")):
         reply = await router.route_text(Turn(text=text), deps)
         assert reply.cards, (text, reply.text)
         card = str(reply.cards[0])
         assert "Improvement Plan 2023" in card and day in card, (text, card)
+    # A selection is not a plan: asked back, never the whole plan (nor a question about "Excel").
+    for text in ("export the overdue actions to Excel", "get me red actions as csv"):
+        reply = await router.route_text(Turn(text=text), deps)
+        assert not reply.cards and "not a selection" in reply.text, (text, reply)
 
 
 # --- Case 22: the vocabulary is built in linear time, off the event loop ------------------------
@@ -340,3 +347,44 @@ async def test_the_first_question_after_an_import_does_not_stall_other_requests(
     # loop stops for the whole build (one gap as long as the build: 0.3 s, 20 s before).
     assert len(during) >= 5 and max(gaps) < (end - start) / 2, (
         end - start, len(during), max(gaps))
+
+
+async def test_while_the_vocabulary_is_built_other_requests_get_the_database(engine, sessions,
+                                                                               monkeypatch):
+    """SQLite has one connection per process: a question building a large vocabulary gives it
+    back for the build, so /healthz and other turns are not held up (the blind check saw
+    /healthz wait 0.68 s behind the first question after a 10,000-action import)."""
+    from sqlalchemy import text
+
+    from storage.db import reading
+
+    lex = Lexicon(_vocabulary(10_000), {"Karen Dolton": ["Karen Dolton"]})
+    started, finished = asyncio.Event(), []
+    build = Matcher.__init__
+
+    async def read(session):
+        return lex
+
+    def slow_build(self, vocab):
+        started.set()
+        build(self, vocab)
+        time.sleep(0.3)  # a slower machine
+        finished.append(time.perf_counter())
+
+    monkeypatch.setattr(lexicon_module, "read_lexicon", read)
+    monkeypatch.setattr(Matcher, "__init__", slow_build)
+
+    async def question():
+        async with reading(sessions) as session:
+            answer = await ask(session, "what's red?", today=TODAY, tz=TZ)
+        return answer
+
+    async def health() -> float:
+        await started.wait()
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return time.perf_counter()
+
+    answer, healthy = await asyncio.wait_for(asyncio.gather(question(), health()), 60)
+    assert answer.query.intent == "list"
+    assert healthy < finished[0], "the health check waited for the vocabulary to be built"

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dialogs.ask.parse import Matcher
 from dialogs.ask.query import Query, Vocabulary
+from storage.db import READ_ONLY
 from storage.leads import lead_people
 from storage.models import Action, ActionLead, Objective, Plan, Theme
 
@@ -101,11 +102,28 @@ async def lexicon(*, session: AsyncSession, plan: str | None = None) -> Lexicon:
     lex = await read_lexicon(session)
     if len(lex.vocab.refs) + len(lex.vocab.objectives) >= IN_THREAD_FROM:
         # The parser's tables (a third of a second for 10,000 actions and objectives) are built
-        # in a worker thread, not on the event loop: other requests go on being served.
+        # in a worker thread, not on the event loop: other requests go on being served. A
+        # read-only session gives its connection back meanwhile (SQLite has one per process,
+        # so a request waiting for it would wait for the build), and takes one again after.
+        released = await _release_if_reading(session)
         await asyncio.to_thread(_prepare, lex)
+        if released:
+            await session.connection(execution_options={READ_ONLY: True})
     if engine is not None:
         _LEXICONS[engine] = (stamp, lex, now, generation)
     return lex
+
+
+async def _release_if_reading(session: AsyncSession) -> bool:
+    """End a reading() session's transaction (it wrote nothing) so its connection goes back to
+    the pool; False, and nothing done, for a session that may write."""
+    if session.new or session.dirty or session.deleted or not session.in_transaction():
+        return False
+    connection = await session.connection()
+    if not connection.sync_connection.get_execution_options().get(READ_ONLY):
+        return False
+    await session.rollback()
+    return True
 
 
 def _prepare(lex: Lexicon) -> Matcher:
