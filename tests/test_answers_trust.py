@@ -302,12 +302,14 @@ def _build_seconds(vocab: Vocabulary, runs: int) -> float:
 
 def test_the_parser_is_built_in_time_that_grows_linearly():
     small, large = _vocabulary(2_000), _vocabulary(10_000)
-    small_s = _build_seconds(small, 3)
-    large_s = _build_seconds(large, 1)
+    small_s = _build_seconds(small, 5)
+    large_s = _build_seconds(large, 2)
     if large_s > 1.0:  # once more before failing: another process may have had the CPU
         large_s = min(large_s, _build_seconds(large, 1))
     assert large_s < 1.0, large_s  # ~0.3 s here; it took 20 s (objectives x refs) before
-    assert large_s / small_s < 10, (small_s, large_s)  # 5x the data: ~5x (quadratic: ~25x)
+    # 5x the data: ~5x when linear, ~25x when quadratic; a loaded machine (another process
+    # taking the CPU in one of the two timings) has been seen to give 11x, hence the margin.
+    assert large_s / small_s < 15, (small_s, large_s)
 
 
 async def test_the_first_question_after_an_import_does_not_stall_other_requests(

@@ -71,14 +71,14 @@ async def test_an_answer_is_stored_at_once_while_planbot_import_saves_a_large_pl
     url = f"sqlite+aiosqlite:///{database}"
     await import_file(Settings(database_url=url), large_plan(tmp_path / "running.csv", 30),
                       plan_name=None, dry_run=False, out=io.StringIO())
-    big = large_plan(tmp_path / "large-plan.csv", 2000)
+    big = large_plan(tmp_path / "large-plan.csv", 1200)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "from bot.cli import main; main()", "--database-url", url,
         "import", str(big), cwd=REPO, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)
     try:
         lines = []
-        while not any(line.startswith("Saving 2000 actions") for line in lines):
+        while not any(line.startswith("Saving 1200 actions") for line in lines):
             line = (await asyncio.wait_for(process.stdout.readline(), 120)).decode()
             assert line, "".join(lines)
             lines.append(line)
@@ -94,11 +94,11 @@ async def test_an_answer_is_stored_at_once_while_planbot_import_saves_a_large_pl
             await process.wait()
     # stored without waiting for the rest of the import (before: "database is locked" at 5 s)
     assert still_importing and waited < 3.0, (still_importing, waited)
-    assert "2000 actions added" in output
+    assert "1200 actions added" in output
     engine = make_engine(url)
     async with session_factory(engine)() as session:
         assert await session.scalar(select(func.count(Action.id)).join(Plan).where(
-            Plan.slug == "large-plan")) == 2000
+            Plan.slug == "large-plan")) == 1200
         stored = await session.get(StatusUpdate, update_id)
         assert stored.progress == "answered while an import ran"
         action = await session.get(Action, stored.action_id)
@@ -153,8 +153,8 @@ async def test_postgresql_an_answer_does_not_wait_for_a_reimport_of_its_plan():
     await migrate(engine)
     try:
         with tempfile.TemporaryDirectory() as folder:
-            first = read_plan_file(large_plan(Path(folder) / "pg-plan.csv", 1200))
-            second = read_plan_file(large_plan(Path(folder) / "pg-plan.csv", 1200, shift=1))
+            first = read_plan_file(large_plan(Path(folder) / "pg-plan.csv", 700))
+            second = read_plan_file(large_plan(Path(folder) / "pg-plan.csv", 700, shift=1))
         await import_draft(session_factory(engine), draft=first, now=FIXED_NOW)
         failures: list[BaseException] = []
 
