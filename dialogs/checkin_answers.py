@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,28 +25,27 @@ def update_key(checkin_id: int, answer: ActionAnswer) -> str:
     return f"checkin:{checkin_id}:{answer.action_id}:{digest}"
 
 
-async def latest_updates(session: AsyncSession, ids: list[int]) -> dict[int, StatusUpdate]:
-    """The newest status update of each of these actions (one query)."""
-    newest = (select(StatusUpdate.action_id, func.max(StatusUpdate.id).label("id"))
-              .where(StatusUpdate.action_id.in_(ids)).group_by(StatusUpdate.action_id)
-              .subquery())
+async def latest_updates(session: AsyncSession, ids: list[int], *,
+                         until: datetime | None = None) -> dict[int, StatusUpdate]:
+    """The newest status update of each of these actions (one query); with `until`, the
+    newest at or before that time."""
+    newest = select(StatusUpdate.action_id, func.max(StatusUpdate.id).label("id")).where(
+        StatusUpdate.action_id.in_(ids))
+    if until is not None:
+        newest = newest.where(StatusUpdate.at <= until)
+    newest = newest.group_by(StatusUpdate.action_id).subquery()
     rows = await session.execute(select(StatusUpdate).join(newest, newest.c.id ==
                                                            StatusUpdate.id))
     return {update.action_id: update for update in rows.scalars()}
 
 
 async def shown_updates(session: AsyncSession, checkin: Checkin, round_: CheckinRound,
-                 ids: list[int], seen: dict[int, int] | None) -> dict[int, StatusUpdate | None]:
+                        ids: list[int], seen: dict[int, int] | None
+                        ) -> dict[int, StatusUpdate | None]:
     """The status update each action's card showed: the card says which; a card made before
     cards said so showed what was newest when it was sent."""
     if seen is None:
-        made = checkin.sent_at or round_.started_at
-        newest = (select(StatusUpdate.action_id, func.max(StatusUpdate.id).label("id"))
-                  .where(StatusUpdate.action_id.in_(ids), StatusUpdate.at <= made)
-                  .group_by(StatusUpdate.action_id).subquery())
-        rows = await session.execute(select(StatusUpdate).join(newest, newest.c.id ==
-                                                               StatusUpdate.id))
-        found = {update.action_id: update for update in rows.scalars()}
+        found = await latest_updates(session, ids, until=checkin.sent_at or round_.started_at)
         return {action_id: found.get(action_id) for action_id in ids}
     wanted = [update_id for action_id, update_id in seen.items() if update_id and
               action_id in ids]

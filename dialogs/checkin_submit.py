@@ -200,7 +200,8 @@ async def _submit(turn: Turn, deps: Deps) -> Reply:
         checkin, round_, plan, lead = found
         label = period_label(round_.period, round_.started_at, deps.timezone)
         actor = await acting_person(session, turn, expected=lead)
-        if actor is None or not await may_answer_for(session, actor, lead, deps):
+        admin = await is_admin(session, actor, deps)
+        if actor is None or not may_answer_for(actor, lead, admin=admin):
             log.warning("refused check-in %s submitted by %s", checkin.id, turn.user_aad_id)
             return Reply(text=f"Only {lead.display_name}, their delegate or a plan admin can "
                               "update these actions. Nothing was changed.")
@@ -229,7 +230,7 @@ async def _submit(turn: Turn, deps: Deps) -> Reply:
             notices.append(f"This card was from the {label}; your answers are recorded with "
                            f"this week's check-in ({target_label}).")
         allowed = await answerable(session, actor=actor, for_person=lead, action_ids=asked,
-                                   admin=await is_admin(session, actor, deps))
+                                   admin=admin)
         keys = [update_key(target.id, answer) for answer in parsed.answers]
         decided = sort_answers(parsed, by_id, shown, await latest_updates(session, list(asked)),
                                allowed, await stored_keys(session, keys), target, actor)
@@ -261,7 +262,8 @@ async def refresh(turn: Turn, deps: Deps) -> Reply:
             return Reply(text=OUT_OF_DATE)
         checkin, round_, plan, lead = found
         actor = await acting_person(session, turn, expected=lead)
-        if actor is None or not await may_answer_for(session, actor, lead, deps):
+        if actor is None or not may_answer_for(
+                actor, lead, admin=await is_admin(session, actor, deps)):
             log.warning("refused refresh of check-in %s for %s", checkin.id, turn.user_aad_id)
             return Reply(cards=[not_yours_card(lead.display_name)], replace=True)
         label = period_label(round_.period, round_.started_at, deps.timezone)
